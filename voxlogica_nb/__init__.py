@@ -1,0 +1,1 @@
+"""VoxLogicA spatial model checking in Jupyter."""

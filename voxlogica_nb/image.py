@@ -1,0 +1,124 @@
+"""Image values: numpy voxels plus ITK geometry.
+
+``array`` is in SimpleITK's index order (z, y, x for 3D; y, x for 2D), with a
+trailing component axis for colour images. ``spacing``, ``origin`` and
+``direction`` are in ITK (x, y, z) order, as SimpleITK reports them.
+
+Kinds and voxel types:
+
+* ``"number"`` — float32
+* ``"bool"`` — uint8 holding 0/1
+* ``"colour"`` — float32 with 3 (RGB) or 4 (RGBA) components
+"""
+from __future__ import annotations
+
+import numpy as np
+
+KINDS = {"number": np.float32, "bool": np.uint8, "colour": np.float32}
+
+
+class Image:
+    __slots__ = ("array", "spacing", "origin", "direction", "kind")
+
+    def __init__(self, array, kind="number", spacing=None, origin=None, direction=None):
+        if kind not in KINDS:
+            raise ValueError(f"image kind must be one of {sorted(KINDS)}, not {kind!r}")
+        array = np.asarray(array)
+        if array.dtype != KINDS[kind]:
+            array = array.astype(KINDS[kind])
+        ndim = array.ndim - (1 if kind == "colour" else 0)
+        if ndim not in (2, 3):
+            raise ValueError(f"images are 2D or 3D, got {ndim} spatial axes")
+        if kind == "colour" and array.shape[-1] not in (3, 4):
+            raise ValueError(f"colour images have 3 or 4 components, got {array.shape[-1]}")
+        self.array = array
+        self.kind = kind
+        self.spacing = tuple(float(s) for s in (spacing if spacing is not None else (1.0,) * ndim))
+        self.origin = tuple(float(s) for s in (origin if origin is not None else (0.0,) * ndim))
+        if direction is None:
+            direction = tuple(np.eye(ndim).ravel())
+        self.direction = tuple(float(d) for d in direction)
+
+    # -- geometry -----------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim - (1 if self.kind == "colour" else 0)
+
+    @property
+    def size(self) -> tuple[int, ...]:
+        """Size in ITK (x, y, z) order."""
+        shape = self.array.shape[: self.ndim]
+        return tuple(int(s) for s in reversed(shape))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Spatial shape in numpy (z, y, x) order."""
+        return self.array.shape[: self.ndim]
+
+    @property
+    def components(self) -> int:
+        return self.array.shape[-1] if self.kind == "colour" else 1
+
+    def same_geometry(self, other: "Image") -> bool:
+        return (
+            self.shape == other.shape
+            and np.allclose(self.spacing, other.spacing)
+            and np.allclose(self.origin, other.origin)
+            and np.allclose(self.direction, other.direction)
+        )
+
+    def like(self, array, kind=None) -> "Image":
+        """A new image with this geometry and the given voxels."""
+        return Image(array, kind or self.kind, self.spacing, self.origin, self.direction)
+
+    # -- SimpleITK ----------------------------------------------------------
+    def to_sitk(self):
+        import SimpleITK as sitk
+
+        img = sitk.GetImageFromArray(self.array, isVector=self.kind == "colour")
+        img.SetSpacing(self.spacing)
+        img.SetOrigin(self.origin)
+        img.SetDirection(self.direction)
+        return img
+
+    @classmethod
+    def from_sitk(cls, img, kind=None) -> "Image":
+        import SimpleITK as sitk
+
+        arr = sitk.GetArrayFromImage(img)
+        ncomp = img.GetNumberOfComponentsPerPixel()
+        if kind is None:
+            if ncomp in (3, 4):
+                kind = "colour"
+            elif ncomp == 1:
+                kind = "number"
+            else:
+                raise ValueError(f"images with {ncomp} components are not supported (1, 3 or 4)")
+        return cls(arr, kind, img.GetSpacing(), img.GetOrigin(), img.GetDirection())
+
+    # -- misc ---------------------------------------------------------------
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, Image)
+            and self.kind == other.kind
+            and self.same_geometry(other)
+            and np.array_equal(self.array, other.array, equal_nan=self.kind != "bool")
+        )
+
+    __hash__ = None
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+    def __repr__(self) -> str:
+        size = "×".join(map(str, self.size))
+        extra = f", {self.components} components" if self.kind == "colour" else ""
+        return f"<{self.kind} image {size}{extra}, spacing {self.spacing}>"

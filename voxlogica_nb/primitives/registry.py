@@ -1,0 +1,194 @@
+"""The primitive registry: every builtin with its name, version and signatures.
+
+A primitive is a Python function plus what the reducer and the engine need to
+know about it:
+
+* ``name`` — qualified name (``near``, ``.+.``, ``simpleitk.Median``).
+* ``version`` — part of every task id that applies it; bump it whenever the
+  function's result can change for the same inputs, so stored results of the
+  old semantics are never served.
+* ``signatures`` — the argument and result types accepted; overloads are
+  resolved before anything runs (see :mod:`voxlogica_nb.language.types`).
+* ``cost`` — ``"cheap"`` tasks (scalar arithmetic, small sequences) run inline
+  in the scheduler thread and are not stored on their own; ``"heavy"`` tasks
+  (anything touching voxels or files) run on the worker pool, are stored and
+  take part in cross-process claims.
+* ``pure`` — impure primitives (``print``, ``save``) are effects: never served
+  from the store, run in program order.
+* ``commutative`` — argument ids are sorted in the task id.
+* ``base`` — the primitive takes the base image as an implicit last argument
+  when called with one argument fewer (``tt``, ``border``, ``constant(k)``).
+* ``fingerprint`` — for primitives that read files: called with the constant
+  argument values at reduction time, returns a string that enters the task id
+  (a content digest), so a changed file never serves stale results.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..language.types import Signature, accepts, describe, parse_signature, value_type
+
+COSTS = ("cheap", "heavy")
+
+
+@dataclass(frozen=True)
+class Overload:
+    signature: Signature
+    fn: Callable
+    cost: str = "heavy"
+
+
+@dataclass(eq=False)
+class Primitive:
+    name: str
+    overloads: list[Overload]
+    version: str = "1"
+    pure: bool = True
+    commutative: bool = False
+    base: bool = False
+    fingerprint: Callable | None = None
+    doc: str = ""
+
+    def __post_init__(self):
+        if not self.doc and self.overloads:
+            self.doc = inspect.getdoc(self.overloads[0].fn) or ""
+
+    @property
+    def signatures(self) -> tuple[Signature, ...]:
+        return tuple(o.signature for o in self.overloads)
+
+    @property
+    def namespace(self) -> str:
+        return self.name.rpartition(".")[0] if _is_qualified(self.name) else ""
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rpartition(".")[2] if _is_qualified(self.name) else self.name
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    @property
+    def arities(self) -> set[int]:
+        extra = 1 if self.base else 0
+        return {len(s.params) - k for s in self.signatures for k in range(extra + 1)}
+
+    def dispatch(self, values) -> Callable:
+        """The implementation for these run-time values (first overload whose
+        parameter types accept them)."""
+        if len(self.overloads) == 1:
+            return self.overloads[0].fn
+        types = [value_type(v) for v in values]
+        for o in self.overloads:
+            if len(o.signature.params) == len(types):
+                binding: dict = {}
+                if all(accepts(p, t, binding) for p, t in zip(o.signature.params, types)):
+                    return o.fn
+        got = ", ".join(describe(t) for t in types)
+        raise TypeError(f"`{self.name}` cannot take ({got})")
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name} v{self.version}>"
+
+
+def _is_qualified(name: str) -> bool:
+    ns, dot, rest = name.partition(".")
+    return bool(dot) and ns[:1].isalpha() and ns[:1].islower() and rest[:1].isalpha()
+
+
+class Registry:
+    """Primitives by qualified name, with lazily populated namespaces."""
+
+    def __init__(self):
+        self._prims: dict[str, Primitive] = {}
+        self._loaders: dict[str, Callable[["Registry"], None]] = {}
+
+    def add(self, prim: Primitive) -> Primitive:
+        self._prims[prim.name] = prim
+        return prim
+
+    def primitive(self, name: str, *signatures: str, cost: str = "heavy", **options) -> Callable:
+        """Decorator: register ``fn`` as ``name`` for the given signature texts.
+
+        Registering a name again adds overloads (e.g. ``+`` on numbers in one
+        module and on images in another); the version and flags must agree.
+        """
+        if not signatures:
+            raise ValueError(f"primitive {name!r} needs at least one signature")
+        if cost not in COSTS:
+            raise ValueError(f"cost must be one of {COSTS}, not {cost!r}")
+
+        def register(fn):
+            overloads = [Overload(parse_signature(s), fn, cost) for s in signatures]
+            existing = self._prims.get(name)
+            if existing is None:
+                self.add(Primitive(name, overloads, **options))
+            else:
+                for key, value in options.items():
+                    if key != "doc" and getattr(existing, key) != value:
+                        raise ValueError(f"primitive {name!r}: {key} differs from its first registration")
+                existing.overloads.extend(overloads)
+            return fn
+
+        return register
+
+    def namespace_loader(self, ns: str, loader: Callable[["Registry"], None]) -> None:
+        """Register a function that fills namespace ``ns`` on first use."""
+        self._loaders[ns] = loader
+
+    def _ensure(self, ns: str) -> None:
+        loader = self._loaders.pop(ns, None)
+        if loader is not None:
+            loader(self)
+
+    def has_namespace(self, ns: str) -> bool:
+        return ns in self._loaders or any(p.namespace == ns for p in self._prims.values())
+
+    def lookup(self, name: str, opened: tuple[str, ...] = ()) -> Primitive | None:
+        """Find ``name``: qualified, else in the default namespace, else in
+        the opened namespaces (in order)."""
+        if _is_qualified(name):
+            self._ensure(name.partition(".")[0])
+            return self._prims.get(name)
+        prim = self._prims.get(name)
+        if prim is not None:
+            return prim
+        for ns in opened:
+            self._ensure(ns)
+            prim = self._prims.get(f"{ns}.{name}")
+            if prim is not None:
+                return prim
+        return None
+
+    def names(self, opened: tuple[str, ...] = ()) -> list[str]:
+        """Names callable unqualified with these namespaces open."""
+        for ns in opened:
+            self._ensure(ns)
+        out = []
+        for p in self._prims.values():
+            if p.namespace == "":
+                out.append(p.name)
+            elif p.namespace in opened:
+                out.append(p.short_name)
+        return out
+
+    def all(self) -> list[Primitive]:
+        for ns in list(self._loaders):
+            self._ensure(ns)
+        return sorted(self._prims.values(), key=lambda p: p.name)
+
+    def __contains__(self, name: str) -> bool:
+        return self.lookup(name) is not None
+
+    def __getitem__(self, name: str) -> Primitive:
+        prim = self.lookup(name)
+        if prim is None:
+            raise KeyError(name)
+        return prim
+
+
+REGISTRY = Registry()
+primitive = REGISTRY.primitive
