@@ -1,0 +1,197 @@
+"""Content-hashed tasks and the hash-consing table that makes them unique.
+
+Task id recipe (scheme ``voxlogica-task/1``)
+--------------------------------------------
+``id = sha256_hex("voxlogica-task/1\\n" + canonical_json(obj))`` where
+``canonical_json`` is ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)`` (floats in Python's shortest round-trip form, NaN and
+infinities as ``NaN`` / ``Infinity``) and ``obj`` is:
+
+* a constant: ``{"const": value, "type": "number" | "bool" | "string"}``,
+  numbers as float64 (so ``1`` and ``1.0`` are one task);
+* an application: ``{"op": qualified name, "v": primitive version,
+  "args": [argument ids]}``, argument ids sorted for commutative primitives,
+  plus ``"fp": fingerprint`` for primitives that read files (a digest of the
+  file's content, or of a folder listing), computed at reduction time from
+  the constant arguments;
+* a loop: ``{"op": "for", "v": FOR_VERSION, "args": [sequence id],
+  "body": body template id, "level": nesting level}``;
+* a loop variable inside a body template: ``{"param": level, "type": type}``.
+
+Ids never depend on names, comments, whitespace or source positions. The
+values captured by a loop body are part of its template, hence of its id.
+Changing this recipe requires a new scheme string.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .types import BOOL, NUM, STR, Type, describe
+
+SCHEME = "voxlogica-task/1"
+FOR_VERSION = "1"
+_PREFIX = (SCHEME + "\n").encode("utf-8")
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+CONST_TYPES = {bool: ("bool", BOOL), float: ("number", NUM), int: ("number", NUM), str: ("string", STR)}
+
+
+def task_id(obj: dict) -> str:
+    """The id of a task described by ``obj`` (see the module docstring)."""
+    return hashlib.sha256(_PREFIX + _dumps(obj).encode("utf-8")).hexdigest()
+
+
+class Task:
+    """A node of the task graph.
+
+    ``kind`` is ``"const"``, ``"apply"``, ``"for"`` or ``"param"``.
+    ``params`` is a bit mask of the loop levels the task depends on (non-zero
+    only inside a loop body template). ``volatile`` tasks read files whose
+    content could not be fingerprinted at reduction time; they and their
+    dependents are never served from the store.
+    """
+
+    __slots__ = ("id", "kind", "prim", "args", "value", "type", "fn", "cost", "pos",
+                 "params", "volatile", "body", "level", "fp")
+
+    def __init__(self, id, kind, type, args=(), prim=None, value=None, fn=None, cost="cheap",
+                 pos=None, params=0, volatile=False, body=None, level=-1, fp=None):
+        self.id = id
+        self.kind = kind
+        self.type = type
+        self.args = args
+        self.prim = prim
+        self.value = value
+        self.fn = fn
+        self.cost = cost
+        self.pos = pos
+        self.params = params
+        self.volatile = volatile
+        self.body = body
+        self.level = level
+        self.fp = fp
+
+    @property
+    def op(self) -> str:
+        if self.kind == "apply":
+            return self.prim.name
+        return self.kind
+
+    @property
+    def version(self) -> str:
+        return self.prim.version if self.prim is not None else FOR_VERSION
+
+    def __repr__(self):
+        return f"<task {self.op} {self.id[:10]} : {self.type}>"
+
+
+class TaskTable:
+    """Hash-consing: one :class:`Task` object per id."""
+
+    def __init__(self):
+        self.tasks: dict[str, Task] = {}
+
+    def __len__(self):
+        return len(self.tasks)
+
+    def get(self, task_id: str) -> Task | None:
+        return self.tasks.get(task_id)
+
+    def const(self, value, pos=None) -> Task:
+        tname, typ = CONST_TYPES[type(value)]
+        if typ is NUM:
+            value = float(value)
+        tid = task_id({"const": value, "type": tname})
+        t = self.tasks.get(tid)
+        if t is None:
+            t = self.tasks[tid] = Task(tid, "const", typ, value=value, pos=pos)
+        return t
+
+    def param(self, level: int, typ: Type) -> Task:
+        tid = task_id({"param": level, "type": str(typ)})
+        t = self.tasks.get(tid)
+        if t is None:
+            t = self.tasks[tid] = Task(tid, "param", typ, params=1 << level, level=level)
+        return t
+
+    def apply(self, prim, args, typ: Type, fn=None, cost="heavy", pos=None) -> Task:
+        """The application of ``prim`` to ``args`` (already type-checked)."""
+        ids = [a.id for a in args]
+        if prim.commutative:
+            ids.sort()
+        obj = {"op": prim.name, "v": prim.version, "args": ids}
+        volatile = any(a.volatile for a in args)
+        fp = None
+        if prim.fingerprint is not None and not any(a.params for a in args):
+            # Non-constant arguments are passed as None; a fingerprint of None
+            # means the file is known only at run time: never serve it stored.
+            try:
+                fp = prim.fingerprint(*[a.value if a.kind == "const" else None for a in args])
+            except Exception:
+                fp = None
+            if fp is None:
+                volatile = True
+            else:
+                obj["fp"] = fp
+        tid = task_id(obj)
+        t = self.tasks.get(tid)
+        if t is None:
+            params = 0
+            for a in args:
+                params |= a.params
+            t = self.tasks[tid] = Task(tid, "apply", typ, tuple(args), prim=prim, fn=fn, cost=cost,
+                                       pos=pos, params=params, volatile=volatile, fp=fp)
+        return t
+
+    def for_(self, seq: Task, body: Task, level: int, pos=None) -> Task:
+        from .types import seq as seq_type
+
+        tid = task_id({"op": "for", "v": FOR_VERSION, "args": [seq.id], "body": body.id, "level": level})
+        t = self.tasks.get(tid)
+        if t is None:
+            params = seq.params | (body.params & ~(1 << level))
+            t = self.tasks[tid] = Task(tid, "for", seq_type(body.type), (seq,), cost="cheap", pos=pos,
+                                       params=params, volatile=seq.volatile or body.volatile,
+                                       body=body, level=level)
+        return t
+
+    def element(self, seq_task: Task, values: list, i: int, index_prim) -> Task:
+        """The task standing for element ``i`` of a computed sequence: a
+        constant for numbers, booleans and strings, else ``index(seq, i)``."""
+        v = values[i]
+        if type(v) in CONST_TYPES:
+            return self.const(v)
+        from .types import value_type
+
+        return self.apply(index_prim, (seq_task, self.const(float(i))), value_type(v),
+                          cost="cheap", pos=seq_task.pos)
+
+    def instantiate(self, template: Task, level: int, element: Task) -> Task:
+        """The body ``template`` with loop variable ``level`` replaced by
+        ``element``; parts that do not depend on the variable are shared."""
+        bit = 1 << level
+        memo: dict[str, Task] = {}
+
+        def inst(t: Task) -> Task:
+            if not t.params & bit:
+                return t
+            done = memo.get(t.id)
+            if done is not None:
+                return done
+            if t.kind == "param":
+                new = element
+            elif t.kind == "for":
+                new = self.for_(inst(t.args[0]), inst(t.body), t.level, t.pos)
+            else:
+                new = self.apply(t.prim, [inst(a) for a in t.args], t.type, t.fn, t.cost, t.pos)
+            memo[t.id] = new
+            return new
+
+        return inst(template)
+
+
+def describe_task(t: Task) -> str:
+    if t.kind == "const":
+        return repr(t.value)
+    return f"{t.op} ({describe(t.type)})"
