@@ -1,0 +1,518 @@
+"""The embedded default store: a folder of joblib files, content-addressed.
+
+Layout (``<ab>`` = first two hex digits of the task id)::
+
+    <root>/v<SCHEME>/objects/<ab>/<id>.pkl    the value (joblib.dump, uncompressed)
+    <root>/v<SCHEME>/objects/<ab>/<id>.json   its metadata — the commit marker
+    <root>/v<SCHEME>/failures/<ab>/<id>.json  a failure record
+    <root>/v<SCHEME>/locks/...                claims (see ``claims.py``)
+
+A store written under another scheme version lives in another ``v<N>``
+folder and is ignored, never misread.
+
+Commit protocol (``put``): the value is dumped to a temporary file in the
+same folder while a CRC-32 of its bytes is computed, renamed over
+``<id>.pkl``, then the metadata (size, CRC, type, times, op, version) is
+written the same way. A previous entry's metadata is removed *before* the new
+value replaces it, so a reader never pairs old metadata with a new value
+unnoticed. ``contains`` is a single ``stat`` of the metadata.
+
+Reading (``get``): size and CRC are checked against the metadata (the CRC is
+checked once per file version per process, ~9 ms for 36 MB); a mismatch, an
+unreadable file, or a failing ``joblib.load`` discards the entry and returns
+``MISSING``. Files of at least ``mmap_min_bytes`` are loaded memory-mapped,
+read-only (``mmap_mode="r"``).
+
+The last-used time of an entry is its metadata file's mtime (touched on every
+``get``); ``prune`` removes least recently used entries first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import joblib
+
+from .claims import ClaimTable
+from .store import MISSING, Store
+
+__all__ = ["DiskStore", "SCHEME_VERSION", "default_root"]
+
+#: Version of the task-id scheme and on-disk format; data lives under ``v<N>``.
+SCHEME_VERSION = 1
+
+_CHUNK = 1 << 20
+
+
+def default_root() -> Path:
+    """``$VOXLOGICA_CACHE_DIR``, else ``$XDG_CACHE_HOME/voxlogica_nb``, else ``~/.cache/voxlogica_nb``."""
+    env = os.environ.get("VOXLOGICA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "voxlogica_nb"
+    return Path.home() / ".cache" / "voxlogica_nb"
+
+
+class _CrcWriter:
+    """File wrapper computing the CRC-32 of what joblib writes."""
+
+    __slots__ = ("f", "crc")
+
+    def __init__(self, f):
+        self.f = f
+        self.crc = 0
+
+    def write(self, b):
+        n = self.f.write(b)
+        self.crc = zlib.crc32(b, self.crc)
+        return n
+
+    def tell(self):
+        return self.f.tell()
+
+    def flush(self):
+        self.f.flush()
+
+
+def _file_crc(path) -> int:
+    crc = 0
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                return crc
+            crc = zlib.crc32(view[:n], crc)
+
+
+def _type_name(value) -> str:
+    t = type(value)
+    name = t.__qualname__ if t.__module__ in ("builtins", None) else f"{t.__module__}.{t.__qualname__}"
+    return name
+
+
+def _describe(value) -> str | None:
+    """A short human description of a value (shape/dtype for images and arrays)."""
+    arr = getattr(value, "array", None)
+    if arr is None and hasattr(value, "shape") and hasattr(value, "dtype"):
+        arr = value
+    if arr is not None and hasattr(arr, "shape"):
+        kind = getattr(value, "kind", None)
+        s = "x".join(str(int(n)) for n in arr.shape) + f" {arr.dtype}"
+        return f"{kind} {s}" if kind else s
+    return None
+
+
+class DiskStore(Store):
+    """A store in a folder, shared safely by threads and processes.
+
+    ``root``: the cache folder (default :func:`default_root`). ``scheme``: the
+    task-id scheme version (data under ``root/v<scheme>``). ``warn``: called
+    with one message the first time the folder turns out not to be writable;
+    the store then keeps working as a no-op (values stay in the engine's
+    memory). ``session_id`` goes into owner records of claims.
+    """
+
+    def __init__(self, root=None, *, scheme: int | str = SCHEME_VERSION, warn=warnings.warn,
+                 session_id: str = "", mmap_min_bytes: int = 1 << 20):
+        self.base = Path(root).expanduser() if root is not None else default_root()
+        self.scheme = scheme
+        self.root = self.base / f"v{scheme}"
+        self.objects = self.root / "objects"
+        self.failures_dir = self.root / "failures"
+        self.mmap_min_bytes = mmap_min_bytes
+        self._warn_fn = warn
+        self._warned = False
+        self._warn_lock = threading.Lock()
+        self._verified: dict = {}  # path -> (ino, size, mtime_ns, ctime_ns) known good
+        self._verified_lock = threading.Lock()
+        self.writable = True
+        try:
+            if not self.base.exists():
+                os.makedirs(self.base, mode=0o700, exist_ok=True)
+                os.chmod(self.base, 0o700)
+            for d in (self.root, self.objects, self.failures_dir):
+                d.mkdir(mode=0o700, exist_ok=True)
+        except OSError as e:
+            self._not_writable(e)
+        self.claims = ClaimTable(self.root / "locks", session_id=session_id)
+        if self.claims.error is not None and self.writable:
+            self._not_writable(self.claims.error)
+
+    # -- helpers ----------------------------------------------------------
+    def __repr__(self):
+        return f"<DiskStore {self.root}>"
+
+    def _not_writable(self, err):
+        self.writable = False
+        with self._warn_lock:
+            if self._warned:
+                return
+            self._warned = True
+        reason = getattr(err, "strerror", None) or str(err)
+        self._warn_fn(
+            f"voxlogica_nb: cache folder {self.base} is not writable ({reason}); "
+            "results kept in memory only"
+        )
+
+    def _paths(self, task_id):
+        d = self.objects / task_id[:2]
+        return d, d / (task_id + ".pkl"), d / (task_id + ".json")
+
+    def _failure_path(self, task_id):
+        return self.failures_dir / task_id[:2] / (task_id + ".json")
+
+    @staticmethod
+    def _read_json(path):
+        """(dict, raw bytes) or (None, None) if absent; raises ValueError if unreadable."""
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return None, None
+        rec = json.loads(raw)
+        if not isinstance(rec, dict):
+            raise ValueError("not a JSON object")
+        return rec, raw
+
+    @staticmethod
+    def _write_json_atomic(path, rec):
+        d = path.parent
+        tmp = d / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        data = json.dumps(rec, default=str).encode()
+        try:
+            try:
+                f = open(tmp, "wb")
+            except FileNotFoundError:
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+                f = open(tmp, "wb")
+            with f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    @staticmethod
+    def _unlink(path):
+        try:
+            os.unlink(path)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return False
+
+    # -- the Store interface ---------------------------------------------
+    def contains(self, task_id: str) -> bool:
+        return os.path.exists(self._paths(task_id)[2])
+
+    def meta(self, task_id: str) -> dict | None:
+        try:
+            return self._read_json(self._paths(task_id)[2])[0]
+        except (OSError, ValueError):
+            return None
+
+    def get(self, task_id: str):
+        for _attempt in range(2):
+            result = self._get_once(task_id)
+            if result is not _RETRY:
+                return result
+        return MISSING
+
+    def _get_once(self, task_id):
+        _d, pkl, js = self._paths(task_id)
+        try:
+            meta, raw = self._read_json(js)
+        except (OSError, ValueError):
+            return self._discard(task_id, js_raw=b"?")
+        if meta is None:
+            return MISSING
+        try:
+            st = os.stat(pkl)
+        except FileNotFoundError:
+            return self._discard(task_id, js_raw=raw)
+        except OSError:
+            return MISSING
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if st.st_size != meta.get("bytes"):
+            return self._discard(task_id, js_raw=raw)
+        spkl = str(pkl)
+        with self._verified_lock:
+            ok = self._verified.get(spkl) == key
+        if not ok:
+            try:
+                crc = _file_crc(pkl)
+            except OSError:
+                return MISSING
+            if crc != meta.get("crc32"):
+                return self._discard(task_id, js_raw=raw)
+            with self._verified_lock:
+                if len(self._verified) > 100_000:
+                    self._verified.clear()
+                self._verified[spkl] = key
+        try:
+            mmap = "r" if st.st_size >= self.mmap_min_bytes else None
+            value = joblib.load(spkl, mmap_mode=mmap)
+        except Exception:
+            return self._discard(task_id, js_raw=raw)
+        try:
+            os.utime(js)  # last used, for LRU pruning
+        except OSError:
+            pass
+        return value
+
+    def _discard(self, task_id, js_raw):
+        """Remove a corrupt entry, unless a writer replaced it meanwhile (then retry)."""
+        _d, pkl, js = self._paths(task_id)
+        try:
+            _now, now_raw = self._read_json(js)
+        except (OSError, ValueError):
+            now_raw = b"?"
+        if now_raw is None:
+            # metadata gone: a writer is mid-commit, or another reader discarded it
+            return MISSING
+        if js_raw is not None and now_raw != js_raw:
+            return _RETRY
+        self._unlink(js)
+        self._unlink(pkl)
+        with self._verified_lock:
+            self._verified.pop(str(pkl), None)
+        return MISSING
+
+    def put(self, task_id: str, value, meta: dict | None = None) -> None:
+        if not self.writable:
+            return
+        meta = dict(meta or {})
+        d, pkl, js = self._paths(task_id)
+        tmp = d / f".{task_id}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            try:
+                f = open(tmp, "wb")
+            except FileNotFoundError:
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+                f = open(tmp, "wb")
+            try:
+                with f:
+                    w = _CrcWriter(f)
+                    joblib.dump(value, w, compress=False)
+                    size = f.tell()
+            except OSError:
+                raise
+            except Exception as e:  # value cannot be pickled: keep it in memory only
+                self._unlink(tmp)
+                self._warn_fn(f"voxlogica_nb: a value of type {_type_name(value)} cannot be stored ({e}); "
+                              "it is kept in memory only")
+                return
+            now = time.time()
+            rec = {
+                "id": task_id,
+                "type": _type_name(value),
+                "bytes": size,
+                "crc32": w.crc,
+                "seconds": meta.pop("seconds", None),
+                "created": now,
+                "op": meta.pop("op", None),
+                "version": meta.pop("version", None),
+            }
+            desc = _describe(value)
+            if desc:
+                rec["describe"] = desc
+            for k, v in meta.items():
+                rec.setdefault(k, v)
+            self._unlink(js)  # un-commit any previous entry before replacing its value
+            os.replace(tmp, pkl)
+            self._write_json_atomic(js, rec)
+            with self._verified_lock:
+                try:
+                    st = os.stat(pkl)
+                    self._verified[str(pkl)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                except OSError:
+                    pass
+            self._unlink(self._failure_path(task_id))
+        except OSError as e:
+            self._unlink(tmp)
+            self._not_writable(e)
+
+    def put_failure(self, task_id: str, record: dict) -> None:
+        if not self.writable:
+            return
+        rec = dict(record)
+        rec["id"] = task_id
+        rec.setdefault("time", time.time())
+        try:
+            self._write_json_atomic(self._failure_path(task_id), rec)
+        except OSError as e:
+            self._not_writable(e)
+
+    def failure(self, task_id: str) -> dict | None:
+        try:
+            return self._read_json(self._failure_path(task_id))[0]
+        except (OSError, ValueError):
+            return None
+
+    def clear_failure(self, task_id: str) -> None:
+        self._unlink(self._failure_path(task_id))
+
+    def failures(self) -> list[dict]:
+        """All failure records, most recent first."""
+        out = []
+        for path in self._scan(self.failures_dir, ".json"):
+            try:
+                rec = self._read_json(path)[0]
+            except (OSError, ValueError):
+                continue
+            if rec is not None:
+                out.append(rec)
+        out.sort(key=lambda r: r.get("time") or 0, reverse=True)
+        return out
+
+    # -- management -------------------------------------------------------
+    @staticmethod
+    def _scan(top, suffix):
+        try:
+            shards = list(os.scandir(top))
+        except OSError:
+            return
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            try:
+                entries = list(os.scandir(shard.path))
+            except OSError:
+                continue
+            for e in entries:
+                if e.name.endswith(suffix) and not e.name.startswith("."):
+                    yield Path(e.path)
+
+    def _entries(self):
+        """[(task_id, bytes, last_used)] of committed values."""
+        out = []
+        for js in self._scan(self.objects, ".json"):
+            task_id = js.name[:-5]
+            try:
+                last = js.stat().st_mtime
+                size = (js.parent / (task_id + ".pkl")).stat().st_size
+            except OSError:
+                continue
+            out.append((task_id, size, last))
+        return out
+
+    def info(self) -> dict:
+        entries = self._entries()
+        return {
+            "root": str(self.root),
+            "scheme": self.scheme,
+            "count": len(entries),
+            "bytes": sum(e[1] for e in entries),
+            "failures": sum(1 for _ in self._scan(self.failures_dir, ".json")),
+            "running": len(self.claims.running()),
+            "writable": self.writable,
+        }
+
+    def _remove_entry(self, task_id):
+        _d, pkl, js = self._paths(task_id)
+        self._unlink(js)
+        self._unlink(pkl)
+        with self._verified_lock:
+            self._verified.pop(str(pkl), None)
+
+    def clear(self) -> dict:
+        """Delete every value and failure record (lock files stay; see ``prune``)."""
+        entries = self._entries()
+        nfail = 0
+        for task_id, _size, _last in entries:
+            self._remove_entry(task_id)
+        for path in list(self._scan(self.failures_dir, ".json")):
+            nfail += self._unlink(path)
+        self._remove_stale_temps(max_age=None)
+        with self._verified_lock:
+            self._verified.clear()
+        return {"removed": len(entries), "freed": sum(e[1] for e in entries), "failures": nfail}
+
+    def _remove_stale_temps(self, max_age=3600.0):
+        """Temporary files of crashed writers, and values without metadata."""
+        now = time.time()
+        try:
+            shards = list(os.scandir(self.objects))
+        except OSError:
+            return 0
+        n = 0
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            try:
+                entries = list(os.scandir(shard.path))
+            except OSError:
+                continue
+            names = {e.name for e in entries}
+            for e in entries:
+                orphan = e.name.endswith(".tmp") or (
+                    e.name.endswith(".pkl") and e.name[:-4] + ".json" not in names
+                )
+                if not orphan:
+                    continue
+                try:
+                    if max_age is not None and now - e.stat().st_mtime < max_age:
+                        continue  # maybe a writer at work
+                except OSError:
+                    continue
+                n += self._unlink(e.path)
+        return n
+
+    def prune(self, max_bytes: int | None = None, older_than_seconds: float | None = None) -> dict:
+        """Remove least recently used values until the store holds at most
+        ``max_bytes``, and every value unused for ``older_than_seconds``.
+
+        Lock files are removed only if no other process has the store open.
+        """
+        now = time.time()
+        entries = sorted(self._entries(), key=lambda e: e[2])  # least recently used first
+        total = sum(e[1] for e in entries)
+        removed = freed = 0
+        keep = []
+        for task_id, size, last in entries:
+            too_old = older_than_seconds is not None and now - last > older_than_seconds
+            too_big = max_bytes is not None and total > max_bytes
+            if too_old or too_big:
+                self._remove_entry(task_id)
+                removed += 1
+                freed += size
+                total -= size
+            else:
+                keep.append(task_id)
+        temps = self._remove_stale_temps()
+        locks = self.claims.gc()
+        return {
+            "removed": removed,
+            "freed": freed,
+            "count": len(keep),
+            "bytes": total,
+            "temp_files": temps,
+            "lock_files": locks,  # None: store in use elsewhere, lock files kept
+        }
+
+    def sweep(self) -> list[dict]:
+        """Clear dangling claims (owners gone); see :meth:`ClaimTable.sweep`."""
+        return self.claims.sweep()
+
+    def running(self) -> list[dict]:
+        return self.claims.running()
+
+    def close(self) -> None:
+        self.claims.close()
+
+
+_RETRY = object()
