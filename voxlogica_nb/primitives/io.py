@@ -1,4 +1,4 @@
-"""Input and output: ``print``, ``save``, ``dir`` (and image ``load``).
+"""Input and output: ``print``, ``save``, ``dir`` and image ``load``.
 
 ``print`` and ``save`` are effects: never served from the store, run in
 program order once their input is computed. ``save`` picks a writer by the
@@ -79,3 +79,212 @@ def dir_(folder, pattern):
     if not os.path.isdir(folder):
         raise PrimitiveError(f"dir: no such folder {folder!r}")
     return _listing(folder, pattern)
+
+
+# ---------------------------------------------------------------------------
+# Images: load and the image writers
+# ---------------------------------------------------------------------------
+
+import threading  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from ..image import Image  # noqa: E402
+
+
+def sitk_message(exc: BaseException) -> str:
+    """The useful line of a SimpleITK exception (its text names C++ files)."""
+    text = str(exc).strip()
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if "sitk::ERROR:" in line:
+            return line.split("sitk::ERROR:", 1)[1].strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+_DIGESTS: dict = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def file_digest(path: str) -> str:
+    """SHA-256 of a file's bytes, memoised on (absolute path, size, mtime_ns).
+
+    A missing or unreadable path gives ``"missing"`` / ``"unreadable"``
+    instead of raising: the error belongs to the task that reads the file.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    if not os.path.isfile(path):
+        return "not-a-file"
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        digest = _DIGESTS.get(key)
+    if digest is not None:
+        return digest
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return "unreadable"
+    digest = "sha256:" + h.hexdigest()
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+    return digest
+
+
+def _load_fingerprint(path, *_ignored):
+    # Called by the reducer with the constant path (the base image, if any,
+    # is an ordinary argument task and enters the id by itself).
+    return file_digest(path)
+
+
+def _drop_unit_axes(img):
+    """Remove axes of size 1 while the image has more than 2 dimensions."""
+    import SimpleITK as sitk
+
+    while img.GetDimension() > 2 and 1 in img.GetSize():
+        size = list(img.GetSize())
+        axis = max(i for i, s in enumerate(size) if s == 1)  # drop the last unit axis first
+        extract = [s for s in size]
+        extract[axis] = 0
+        try:
+            img = sitk.Extract(img, extract, [0] * len(size), sitk.ExtractImageFilter.DIRECTIONCOLLAPSETOSUBMATRIX)
+        except RuntimeError:  # the remaining direction block is singular
+            img = sitk.Extract(img, extract, [0] * len(size), sitk.ExtractImageFilter.DIRECTIONCOLLAPSETOIDENTITY)
+    return img
+
+
+def read_image(path: str, who: str = "load") -> Image:
+    """Read an image file with SimpleITK into an :class:`Image` (float32
+    voxels; 3/4 components become a colour image)."""
+    import SimpleITK as sitk
+
+    if not os.path.exists(path):
+        raise PrimitiveError(f"{who}: no such file {path!r}")
+    if os.path.isdir(path):
+        raise PrimitiveError(f"{who}: {path!r} is a folder, not an image file")
+    try:
+        img = sitk.ReadImage(path)
+    except RuntimeError as exc:
+        raise PrimitiveError(f"{who}: cannot read {path!r}: {sitk_message(exc)}") from None
+    ncomp = img.GetNumberOfComponentsPerPixel()
+    if ncomp not in (1, 3, 4):
+        raise PrimitiveError(
+            f"{who}: {path!r} has {ncomp} components per voxel; only grey (1), RGB (3) and RGBA (4) images are supported")
+    if "complex" in img.GetPixelIDTypeAsString():
+        raise PrimitiveError(f"{who}: {path!r} has complex voxels, which are not supported")
+    try:
+        img = _drop_unit_axes(img)
+    except RuntimeError as exc:
+        raise PrimitiveError(f"{who}: cannot reshape {path!r}: {sitk_message(exc)}") from None
+    if img.GetDimension() not in (2, 3):
+        raise PrimitiveError(f"{who}: {path!r} is {img.GetDimension()}D; only 2D and 3D images are supported")
+    arr = sitk.GetArrayViewFromImage(img)
+    kind = "number" if ncomp == 1 else "colour"
+    arr = np.array(arr, dtype=np.float32, copy=True)
+    return Image(arr, kind, img.GetSpacing(), img.GetOrigin(), img.GetDirection())
+
+
+def _size_text(size) -> str:
+    return "×".join(str(s) for s in size)
+
+
+def conform_to_base(img: Image, base: Image, path: str) -> Image:
+    """Check a loaded image against the base image: same size required; if
+    only spacing/origin/direction differ, adopt the base geometry (warning)."""
+    if img.size != base.size:
+        raise PrimitiveError(
+            f"load: {path!r} is {_size_text(img.size)} but the base image (the first loaded) is "
+            f"{_size_text(base.size)}; images of one program must have the same size")
+    if not img.same_geometry(base):
+        warnings.warn(
+            f"load: {path!r} has a different spacing/origin/direction from the base image; "
+            f"using the base image's geometry", stacklevel=2)
+        img = base.like(img.array, img.kind)
+    return img
+
+
+@primitive("load", "(str) -> img", "(str, img) -> img", cost="heavy", fingerprint=_load_fingerprint)
+def load(path, base=None):
+    """Read an image file (any format SimpleITK reads): grey images as numbers,
+    RGB/RGBA as colour. With a base image, the sizes must agree."""
+    img = read_image(path)
+    if base is not None:
+        img = conform_to_base(img, base, path)
+    return img
+
+
+def _require_image(path, value, ext) -> Image:
+    if not isinstance(value, Image):
+        raise PrimitiveError(
+            f"cannot save a {type(value).__name__} to {ext} ({path!r}): only images go to image files; "
+            f"use .json for numbers, booleans and sequences")
+    return value
+
+
+def _write(path, sitk_img):
+    import SimpleITK as sitk
+
+    try:
+        sitk.WriteImage(sitk_img, path, True if path.lower().endswith((".gz", ".mha", ".nrrd")) else False)
+    except RuntimeError as exc:
+        raise PrimitiveError(f"save: cannot write {path!r}: {sitk_message(exc)}") from None
+
+
+def write_volume(path, value):
+    """NIfTI / MetaImage / NRRD: float32 numbers, uint8 0/1 booleans,
+    vector float32 colour."""
+    img = _require_image(path, value, _extension(path))
+    if img.kind == "bool":
+        arr = np.ascontiguousarray(img.array, dtype=np.uint8)
+    else:
+        arr = np.ascontiguousarray(img.array, dtype=np.float32)
+    _write(path, img.like(arr).to_sitk())
+
+
+def _to_uint8(arr, path):
+    arr = np.asarray(arr, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any() or arr.min(initial=0.0) < -0.5 or arr.max(initial=0.0) >= 255.5:
+        warnings.warn(
+            f"save: values of the image saved to {path!r} outside 0..255 were clipped "
+            f"(range {np.nanmin(arr) if not bad.all() else float('nan')}..{np.nanmax(arr) if not bad.all() else float('nan')})",
+            stacklevel=3)
+        arr = np.where(bad, 0.0, arr)
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def write_8bit(path, value):
+    """PNG / JPEG / BMP: 2D only; booleans as 0/255; numbers (and colour
+    components) rounded and clipped to 0..255, with a warning when clipped."""
+    import SimpleITK as sitk
+
+    ext = _extension(path)
+    img = _require_image(path, value, ext)
+    if img.ndim != 2:
+        raise PrimitiveError(
+            f"save: {ext} files are 2D but the image is 3D ({_size_text(img.size)}); "
+            f"use .nii.gz, .mha or .nrrd for 3D images")
+    if img.kind == "bool":
+        arr = (img.array != 0).astype(np.uint8) * np.uint8(255)
+    else:
+        arr = _to_uint8(img.array, path)
+    if img.kind == "colour" and ext in (".jpg", ".jpeg") and arr.shape[-1] == 4:
+        arr = arr[..., :3]  # JPEG has no alpha channel
+    out = sitk.GetImageFromArray(np.ascontiguousarray(arr), isVector=img.kind == "colour")
+    out.SetSpacing(img.spacing)
+    out.SetOrigin(img.origin)
+    out.SetDirection(img.direction)
+    _write(path, out)
+
+
+for _ext in (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd"):
+    WRITERS[_ext] = write_volume
+for _ext in (".png", ".jpg", ".jpeg", ".bmp"):
+    WRITERS[_ext] = write_8bit
