@@ -1,0 +1,350 @@
+"""Cross-process claims: real processes, real files, real flock."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from voxlogica_nb.engine.claims import CancelEvent, ClaimTable, WaitCancelled, WaitTimeout
+from voxlogica_nb.engine.diskstore import DiskStore
+
+TID = "ab" + "c" * 62
+
+# A tiny "runner" following the scheduler's protocol. argv: root tid log delay timeout
+RUNNER = r"""
+import json, os, sys, time
+from voxlogica_nb.engine.diskstore import DiskStore
+from voxlogica_nb.engine.store import MISSING
+
+root, tid, log, delay, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
+timeout = None if timeout == "none" else float(timeout)
+store = DiskStore(root)
+
+def compute():
+    with open(log, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    time.sleep(delay)
+    return {"answer": 42, "by": os.getpid()}
+
+def run():
+    if store.contains(tid):
+        v = store.get(tid)
+        if v is not MISSING:
+            return v, "loaded", None
+    claim = store.claims.try_acquire(tid, "fake.op")
+    how = "computed"
+    if claim is None:
+        print("waiting", flush=True)
+        t0 = time.time()
+        claim = store.claims.acquire(tid, "fake.op", timeout=timeout)
+        v = store.get(tid)
+        if v is not MISSING:
+            claim.release()
+            return v, "waited", None
+        f = store.failure(tid)
+        if f is not None and f["time"] >= t0:
+            claim.release()
+            return f, "failed", None
+        how = "took-over"
+    else:
+        print("claimed", flush=True)
+        v = store.get(tid)
+        if v is not MISSING:
+            claim.release()
+            return v, "loaded", None
+    prev = claim.previous
+    v = compute()
+    store.put(tid, v, {"op": "fake.op", "version": 1, "seconds": delay})
+    claim.release()
+    return v, how, prev
+
+v, how, prev = run()
+print(json.dumps({"value": v, "how": how, "previous": prev}), flush=True)
+"""
+
+# Holds claims until its stdin closes. argv: root op:tid [op:tid ...]
+HOLDER = r"""
+import sys
+from voxlogica_nb.engine.claims import ClaimTable
+t = ClaimTable(sys.argv[1], session_id="holder-session")
+claims = []
+for spec in sys.argv[2:]:
+    op, tid = spec.split(":")
+    c = t.try_acquire(tid, op)
+    assert c is not None, tid
+    claims.append(c)
+print("claimed", flush=True)
+sys.stdin.read()
+for c in claims:
+    c.release()
+print("released", flush=True)
+sys.stdin.close()
+"""
+
+# Runs one ClaimTable method and prints JSON. argv: root method
+INSPECT = r"""
+import json, sys
+from voxlogica_nb.engine.claims import ClaimTable
+t = ClaimTable(sys.argv[1])
+print(json.dumps(getattr(t, sys.argv[2])()))
+"""
+
+
+def _py(code, *args, stdin=subprocess.DEVNULL):
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _holder(root, *specs):
+    p = _py(HOLDER, root, *specs, stdin=subprocess.PIPE)
+    line = p.stdout.readline()
+    assert line.strip() == "claimed", p.stderr.read()
+    return p
+
+
+def _finish(p, timeout=15):
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _kill(p):
+    if p.poll() is None:
+        p.kill()
+    if p.stdin is not None and p.stdin.closed:
+        p.stdin = None
+    p.communicate(timeout=10)
+
+
+# -- across processes --------------------------------------------------------
+
+def test_two_processes_compute_once(tmp_path):
+    log = tmp_path / "executions.log"
+    procs = [_py(RUNNER, tmp_path / "cache", TID, log, 0.5, "none") for _ in range(2)]
+    results = [_finish(p) for p in procs]
+    assert log.read_text().count("\n") == 1
+    assert all(r["value"]["answer"] == 42 for r in results)
+    assert results[0]["value"] == results[1]["value"]
+    assert sorted(r["how"] for r in results) in (["computed", "waited"], ["computed", "loaded"])
+
+
+def test_holder_killed_waiter_takes_over(tmp_path):
+    root, log = tmp_path / "cache", tmp_path / "executions.log"
+    holder = _py(RUNNER, root, TID, log, 60, "none")
+    assert holder.stdout.readline().strip() == "claimed"
+    waiter = _py(RUNNER, root, TID, log, 0.0, "none")
+    assert waiter.stdout.readline().strip() == "waiting"
+    time.sleep(0.1)  # let it block in flock
+    t0 = time.perf_counter()
+    os.kill(holder.pid, signal.SIGKILL)
+    res = _finish(waiter)
+    assert time.perf_counter() - t0 < 5
+    _kill(holder)
+    assert res["how"] == "took-over"
+    assert res["value"]["by"] == waiter.pid
+    assert res["previous"]["pid"] == holder.pid  # the dead runner's record was seen
+    assert log.read_text().split() == [str(holder.pid), str(waiter.pid)]
+    assert DiskStore(root).get(TID)["by"] == waiter.pid
+    assert DiskStore(root).failure(TID) is None  # a crash is "not done", never "failed"
+
+
+def test_sweep_after_sigkill_and_running(tmp_path):
+    locks = tmp_path / "locks"
+    ids = ["01" + "a" * 62, "02" + "b" * 62, "03" + "c" * 62, "04" + "d" * 62]
+    doomed = _holder(locks, f"near:{ids[0]}", f"dt:{ids[1]}", f"dt:{ids[2]}")
+    alive = _holder(locks, f"label:{ids[3]}")
+    try:
+        running = _finish(_py(INSPECT, locks, "running"))
+        assert sorted(r["pid"] for r in running) == sorted([doomed.pid] * 3 + [alive.pid])
+        assert {r["host"] for r in running} == {socket.gethostname()}
+        assert all(r["session"] == "holder-session" and r["process_start"] for r in running)
+
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+        cleared = _finish(_py(INSPECT, locks, "sweep"))
+        assert len(cleared) == 3
+        assert sorted(r["op"] for r in cleared) == ["dt", "dt", "near"]
+        assert {r["pid"] for r in cleared} == {doomed.pid}
+        for tid in ids[:3]:
+            assert not (locks / tid[:2] / (tid + ".owner")).exists()
+            assert (locks / tid[:2] / (tid + ".lock")).exists()  # lock files stay
+        # the live holder was neither swept nor hidden
+        running = _finish(_py(INSPECT, locks, "running"))
+        assert [(r["pid"], r["op"]) for r in running] == [(alive.pid, "label")]
+        assert _finish(_py(INSPECT, locks, "sweep")) == []
+        t = ClaimTable(locks)
+        assert t.holder(ids[3])["pid"] == alive.pid
+        assert t.holder(ids[0]) is None
+        c = t.try_acquire(ids[0], "near")  # free again
+        assert c is not None
+        c.release()
+    finally:
+        _kill(doomed)
+        alive.stdin.close()
+        _kill(alive)
+
+
+def test_wait_timeout_names_holder(tmp_path):
+    locks = tmp_path / "locks"
+    p = _holder(locks, f"dt:{TID}")
+    try:
+        t = ClaimTable(locks)
+        assert t.try_acquire(TID, "dt") is None
+        t0 = time.perf_counter()
+        with pytest.raises(WaitTimeout) as ei:
+            t.acquire(TID, "dt", timeout=0.3)
+        assert 0.25 < time.perf_counter() - t0 < 2
+        msg = str(ei.value)
+        assert f"pid {p.pid}" in msg and TID[:12] in msg and "dt" in msg
+        assert socket.gethostname() in msg
+        assert ei.value.holder["pid"] == p.pid
+        # the abandoned helper gives the lock back as soon as it gets it
+        p.stdin.close()
+        assert p.stdout.readline().strip() == "released"
+        c = t.acquire(TID, "dt", timeout=5)
+        c.release()
+        other = ClaimTable(locks)
+        c2 = other.acquire(TID, "dt", timeout=5)
+        c2.release()
+    finally:
+        _kill(p)
+
+
+def test_cancel_wakes_waiter(tmp_path):
+    locks = tmp_path / "locks"
+    p = _holder(locks, f"dt:{TID}")
+    try:
+        t = ClaimTable(locks)
+        for ev in (CancelEvent(), threading.Event()):
+            threading.Timer(0.2, ev.set).start()
+            t0 = time.perf_counter()
+            with pytest.raises(WaitCancelled):
+                t.acquire(TID, "dt", cancel=ev)
+            assert time.perf_counter() - t0 < 1.0
+        # already-cancelled event: returns at once
+        with pytest.raises(WaitCancelled):
+            t.acquire(TID, "dt", cancel=ev)
+    finally:
+        p.stdin.close()
+        _kill(p)
+
+
+def _fork_child(conn):
+    conn.send("ready")
+    conn.recv()
+
+
+def test_forked_child_does_not_keep_claims(tmp_path):
+    t = ClaimTable(tmp_path / "locks")
+    c = t.try_acquire(TID, "op")
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_fork_child, args=(child,))
+    proc.start()
+    try:
+        assert parent.recv() == "ready"
+        c.release()
+        # while the forked child still lives, another process can claim the task
+        out = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from voxlogica_nb.engine.claims import ClaimTable;"
+             "c = ClaimTable(sys.argv[1]).try_acquire(sys.argv[2], 'op'); print(c is not None)",
+             str(tmp_path / "locks"), TID],
+            capture_output=True, text=True, timeout=15,
+        )
+        assert out.stdout.strip() == "True", out.stderr
+    finally:
+        parent.send("bye")
+        proc.join(10)
+
+
+# -- inside one process --------------------------------------------------------
+
+def test_threads_try_acquire_exactly_one(tmp_path):
+    t = ClaimTable(tmp_path / "locks")
+    barrier = threading.Barrier(8)
+    got = []
+
+    def grab():
+        barrier.wait()
+        c = t.try_acquire(TID, "op")
+        if c is not None:
+            got.append(c)
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(got) == 1
+    assert t.held() == [TID]
+    assert t.holder(TID)["pid"] == os.getpid()
+    got[0].release()
+    got[0].release()  # idempotent
+    assert t.held() == []
+    with t.try_acquire(TID, "op") as c:
+        assert c is not None
+    assert t.try_acquire(TID, "op") is not None
+
+
+def test_thread_acquire_waits_for_thread(tmp_path):
+    t = ClaimTable(tmp_path / "locks")
+    first = t.try_acquire(TID, "op")
+    order = []
+
+    def second():
+        c = t.acquire(TID, "op", timeout=5)
+        order.append("second got it")
+        c.release()
+
+    th = threading.Thread(target=second)
+    th.start()
+    time.sleep(0.2)
+    assert order == []
+    order.append("first releases")
+    first.release()
+    th.join(5)
+    assert order == ["first releases", "second got it"]
+    # timeout between threads of one process
+    c = t.try_acquire(TID, "op")
+    with pytest.raises(WaitTimeout) as ei:
+        t.acquire(TID, "op", timeout=0.1)
+    assert f"pid {os.getpid()}" in str(ei.value)
+    c.release()
+    t.acquire(TID, "op", timeout=2).release()
+
+
+def test_release_all_and_owner_record(tmp_path):
+    t = ClaimTable(tmp_path / "locks", session_id="k1")
+    ids = [f"{i:02x}" + "0" * 62 for i in range(3)]
+    for i in ids:
+        t.try_acquire(i, "op")
+    rec = json.loads((tmp_path / "locks" / ids[0][:2] / (ids[0] + ".owner")).read_text())
+    assert rec["pid"] == os.getpid() and rec["session"] == "k1" and rec["op"] == "op"
+    assert abs(rec["process_start"] - time.time()) < 24 * 3600 * 365
+    assert len(t.running()) == 3
+    assert t.release_all() == 3
+    assert t.running() == [] and t.sweep() == []
+
+
+def test_gc_only_when_unused(tmp_path):
+    locks = tmp_path / "locks"
+    t = ClaimTable(locks)
+    t.try_acquire(TID, "op").release()
+    assert (locks / TID[:2] / (TID + ".lock")).exists()
+    other = ClaimTable(locks)  # another user of the store
+    assert t.gc() is None
+    other.close()
+    assert t.gc() == 1
+    assert not (locks / TID[:2] / (TID + ".lock")).exists()
+    t.try_acquire(TID, "op").release()  # still works afterwards
