@@ -1,1 +1,59 @@
-"""VoxLogicA spatial model checking in Jupyter."""
+"""VoxLogicA spatial model checking (ImgQL) with a content-hashed, cached,
+parallel engine, for scripts, the command line and Jupyter."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+from .engine.result import Result
+from .engine.scheduler import Engine, Failure, TaskFailed
+from .engine.session import Session, get_engine
+from .errors import PrimitiveError, VoxLogicaError
+from .image import Image
+from .primitives import REGISTRY
+
+__version__ = "0.1.0"
+
+
+def run(text: str, source_name: str = "<program>", jobs: int | None = None, cache_dir=None,
+        no_cache: bool = False, force: bool = False, timeout: float | None = None,
+        observers=()) -> Result:
+    """Run an ImgQL program and return its :class:`Result`.
+
+    Syntax and static errors raise :class:`VoxLogicaError` before anything
+    runs; task failures are reported in ``result.failures``.
+    """
+    session = Session(cache_dir=cache_dir, jobs=jobs, no_cache=no_cache)
+    return session.run(text, source_name, observers=observers, force=force, timeout=timeout)
+
+
+def primitive(*signatures: str, name: str | None = None, version: str = "1", cost: str = "heavy",
+              registry=REGISTRY):
+    """Make a Python function callable from ImgQL.
+
+    ``@primitive("(num, num) -> num", version="1")`` registers ``fn`` under
+    its own name (or ``name``). The task identity includes ``version`` and a
+    digest of the function's source, so editing the function invalidates its
+    stored results.
+    """
+
+    def register(fn):
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            source = fn.__qualname__
+        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+        qualified = name or fn.__name__
+        existing = registry.lookup(qualified)
+        if existing is not None and existing.namespace == "" and any(
+                o.fn.__module__.startswith("voxlogica_nb.") for o in existing.overloads):
+            raise ValueError(f"{qualified!r} is a builtin; choose another name")
+        registry._prims.pop(qualified, None)  # re-registering replaces (notebook cell re-run)
+        registry.primitive(qualified, *signatures, version=f"{version}+{digest}", cost=cost)(fn)
+        return fn
+
+    return register
+
+
+__all__ = ["run", "primitive", "Session", "Result", "Engine", "Failure", "TaskFailed", "Image",
+           "VoxLogicaError", "PrimitiveError", "get_engine", "REGISTRY"]

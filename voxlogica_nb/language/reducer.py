@@ -97,10 +97,16 @@ class Reducer:
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self._index = registry.lookup("index")
         self._load = registry.lookup("load")
+        self.check_names = True
         if stdlib:
             path = LIBRARY_DIR / STDLIB
             if path.exists():
-                self.import_file(path, None)
+                # Trusted, and parts of it may need builtins not installed.
+                self.check_names = False
+                try:
+                    self.import_file(path, None)
+                finally:
+                    self.check_names = True
             self.imported.add(STDLIB)
 
     # -- programs ------------------------------------------------------------
@@ -127,7 +133,8 @@ class Reducer:
             if cmd.params is None:
                 self.globals[cmd.name] = self.expr(cmd.value, self.root(), 0)
             else:
-                self.check_body(cmd.name, cmd.params, cmd.value, Scope(dict(self.globals)))
+                if self.check_names:
+                    self.check_body(cmd.name, cmd.params, cmd.value, Scope(dict(self.globals)))
                 self.globals[cmd.name] = Function(cmd.name, cmd.params, cmd.value, Scope(dict(self.globals)), cmd.pos)
             out.defined.append(cmd.name)
         elif isinstance(cmd, Load):

@@ -1,0 +1,45 @@
+"""Executors: where the engine's heavy tasks run.
+
+An executor needs only ``submit(fn, *args) -> Future`` (a
+``concurrent.futures.Future`` or anything with ``add_done_callback``,
+``result`` and ``cancel``) and ``shutdown()``. The default is a thread pool:
+numpy, scipy and SimpleITK release the GIL, so independent tasks overlap
+without copying images between processes. A distributed backend can submit
+the same calls to a cluster, keyed by task id.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+
+
+class Executor:
+    def submit(self, fn, *args) -> Future:
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        pass
+
+
+class ThreadExecutor(Executor):
+    def __init__(self, jobs: int | None = None):
+        self.jobs = jobs or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="voxlogica")
+
+    def submit(self, fn, *args) -> Future:
+        return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once in the calling thread (debugging, profiling)."""
+
+    def submit(self, fn, *args) -> Future:
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args))
+        except BaseException as exc:  # delivered through the future
+            f.set_exception(exc)
+        return f

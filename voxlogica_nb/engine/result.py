@@ -1,0 +1,83 @@
+"""What a run returns: printed values, saved files, failures and counts."""
+from __future__ import annotations
+
+import html
+
+from .events import format_value
+
+
+class Result:
+    """The outcome of running a program.
+
+    ``r["label"]`` is the value printed under ``label`` (the last one if a
+    label repeats); ``r.printed`` lists every ``(label, value)`` in program
+    order; ``r.failures`` the root failed tasks (operator, message, position,
+    traceback); ``r.stats`` counts tasks computed here, loaded from the store
+    or memory (``cached``), waited on elsewhere and failed.
+    """
+
+    def __init__(self, outcome, session=None):
+        self.printed = outcome.printed
+        self.saved = outcome.saved
+        self.failures = outcome.failures
+        self.stats = outcome.stats
+        self.seconds = outcome.seconds
+        self._goal_failures = {e.target: f for e, f in outcome.effect_failures if e.kind == "print"}
+        self._session = session
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for label, _ in self.printed]
+
+    def __getitem__(self, label):
+        found = [v for lab, v in self.printed if lab == label]
+        if found:
+            return found[-1]
+        if label in self._goal_failures:
+            raise KeyError(f"{label!r} was not computed: {self._goal_failures[label]}")
+        raise KeyError(f"no value printed under {label!r} (printed: {', '.join(self.labels) or 'none'})")
+
+    def __contains__(self, label):
+        return label in self.labels
+
+    def get(self, label, default=None):
+        try:
+            return self[label]
+        except KeyError:
+            return default
+
+    def value(self, name):
+        """Evaluate a name bound in the session that ran this program."""
+        if self._session is None:
+            raise RuntimeError("this result has no session")
+        return self._session.value(name)
+
+    def summary(self) -> str:
+        s = self.stats
+        head = "ok" if self.ok else f"{len(self.failures)} failed"
+        return (f"{head}: computed {s.get('computed', 0)}, from store {s.get('cached', 0)}, "
+                f"waited {s.get('waited', 0)}, failed {s.get('failed', 0)} in {self.seconds:.2f} s")
+
+    def __repr__(self):
+        lines = [f"<voxlogica result: {self.summary()}>"]
+        for label, value in self.printed:
+            lines.append(f"  {label}={_short(value)}")
+        for f in self.failures:
+            lines.append(f"  failed: {f}")
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        rows = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(_short(v))}</td></tr>"
+                       for label, v in self.printed)
+        fails = "".join(f"<li>{html.escape(str(f))}</li>" for f in self.failures)
+        return (f"<div><b>voxlogica</b> {html.escape(self.summary())}"
+                f"<table>{rows}</table>{'<ul>' + fails + '</ul>' if fails else ''}</div>")
+
+
+def _short(value) -> str:
+    text = format_value(value)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,569 @@
+"""The engine: runs the tasks a program's goals need, each at most once.
+
+One :class:`Engine` per process (see :func:`get_engine`) owns the worker
+pool, an LRU of recent values, the store and the table of tasks in flight.
+A call to :meth:`Engine.run` plans from the goals, stopping at values the
+LRU or the store already hold, then runs a loop in the calling thread:
+
+* cheap tasks (scalars, small sequences) run inline in that thread;
+* heavy tasks go to the executor; one in-flight future per task id per
+  process, registered atomically, so concurrent runs share the work; across
+  processes the store's claims decide who computes and who waits;
+* ``for`` tasks expand when their sequence is known: the body template is
+  instantiated per element and the new tasks join the plan;
+* effects (``print``, ``save``) run in program order as their inputs arrive;
+* a failure fails its dependents as "upstream failed" naming the root task;
+  other goals go on.
+
+Only this thread publishes progress events; workers report through a queue.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..errors import PrimitiveError
+from ..primitives.registry import REGISTRY
+from .events import Event
+from .executors import ThreadExecutor
+from .memory import LRU
+from .memory import MISSING as NOT_IN_MEMORY
+from .store import MISSING, MemoryStore, NullStore
+
+PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
+
+
+class Failure:
+    """A failed task: its own error, or "upstream failed" with the root."""
+
+    __slots__ = ("task_id", "op", "message", "traceback", "pos", "root", "time", "version")
+
+    def __init__(self, task, message, tb="", root=None):
+        self.task_id = task.id
+        self.op = task.op
+        self.version = task.version
+        self.message = message
+        self.traceback = tb
+        self.pos = task.pos
+        self.root = root
+        self.time = time.time()
+
+    @property
+    def where(self) -> str:
+        return f"{self.pos.line}:{self.pos.col}" if self.pos else "?"
+
+    @property
+    def line(self):
+        return self.pos.line if self.pos else 0
+
+    @property
+    def col(self):
+        return self.pos.col if self.pos else 0
+
+    def __str__(self):
+        place = str(self.pos) if self.pos else "?"
+        if self.root is not None:
+            r = self.root
+            return f"{place}: upstream failed: `{r.op}` at {r.pos or '?'}: {r.message}"
+        return f"{place}: `{self.op}` failed: {self.message}"
+
+    def __repr__(self):
+        return f"<Failure {self}>"
+
+    def record(self) -> dict:
+        return {"op": self.op, "version": self.version, "message": self.message,
+                "traceback": self.traceback, "time": self.time,
+                "position": str(self.pos) if self.pos else ""}
+
+
+class _Waited(Exception):
+    """Another process recorded a failure for the task we waited on."""
+
+
+@dataclass
+class Options:
+    force: bool = False
+    no_cache: bool = False
+    timeout: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Outcome:
+    printed: list = field(default_factory=list)  # (label, value)
+    saved: list = field(default_factory=list)  # paths
+    failures: list = field(default_factory=list)  # root Failures, in order found
+    effect_failures: list = field(default_factory=list)  # (Effect, Failure)
+    values: dict = field(default_factory=dict)  # effect index -> value
+    stats: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, (PrimitiveError, _Waited)):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Engine:
+    """Kernel-resident engine: pool, LRU, store, in-flight table."""
+
+    def __init__(self, store=None, jobs: int | None = None, executor=None,
+                 memory_bytes: int = 2 << 30):
+        self.store = store if store is not None else MemoryStore()
+        self.jobs = jobs or os.cpu_count() or 1
+        self._executor = executor
+        self.memory = LRU(memory_bytes)
+        self._inflight: dict = {}
+        self._lock = threading.Lock()
+
+    @property
+    def executor(self):
+        if self._executor is None:
+            self._executor = ThreadExecutor(self.jobs)
+        return self._executor
+
+    def run(self, effects, table, index_prim=None, observers=(), **options) -> Outcome:
+        """Run the effects' tasks (and only what they need). ``options``:
+        ``force``, ``no_cache``, ``timeout`` (seconds to wait on another
+        process), ``cancel`` (a threading.Event)."""
+        return _Run(self, effects, table, index_prim, list(observers), Options(**options)).execute()
+
+    def evaluate(self, task, table, index_prim=None, observers=(), **options):
+        """Compute one task and return its value (raises on failure)."""
+        from ..language.reducer import Effect
+
+        out = self.run([Effect("value", "", task, task.pos)], table, index_prim, observers, **options)
+        if out.effect_failures:
+            raise TaskFailed(out.effect_failures[0][1])
+        return out.values[0]
+
+    # -- worker side (runs in executor threads) ----------------------------------
+    def _compute(self, task, args, opts: Options, notify):
+        """Compute (or wait for, or load) one heavy task. Returns (value, how)."""
+        store = NullStore() if opts.no_cache else self.store
+        storable = task.prim.pure and not task.volatile and not opts.no_cache
+        claims = getattr(store, "claims", None) if storable else None
+        claim = None
+        if claims is not None:
+            claim = claims.try_acquire(task.id, task.op)
+            if claim is None:
+                notify(("wait", task, None))
+                started = time.time()
+                claim = claims.acquire(task.id, task.op, timeout=opts.timeout, cancel=opts.cancel)
+                value = store.get(task.id)
+                if value is not MISSING:
+                    claim.release()
+                    self.memory.put(task.id, value)
+                    return value, "waited"
+                rec = store.failure(task.id)
+                if rec is not None and rec.get("time", 0) >= started - 1:
+                    claim.release()
+                    raise _Waited(rec.get("message", "failed in another process"))
+            elif not opts.force and store.contains(task.id):
+                value = store.get(task.id)
+                if value is not MISSING:
+                    claim.release()
+                    self.memory.put(task.id, value)
+                    return value, "loaded"
+        try:
+            t0 = time.perf_counter()
+            fn = task.fn or task.prim.dispatch(args)
+            try:
+                value = fn(*args)
+            except BaseException as exc:
+                if storable and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    f = Failure(task, _message(exc), traceback.format_exc())
+                    store.put_failure(task.id, f.record())
+                raise
+            seconds = time.perf_counter() - t0
+            if storable:
+                store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds})
+                self.memory.put(task.id, value)
+            return value, "computed"
+        finally:
+            if claim is not None:
+                claim.release()
+
+    def _forget(self, tid, fut):
+        with self._lock:
+            if self._inflight.get(tid) is fut:
+                del self._inflight[tid]
+
+    def _load(self, task_id):
+        value = self.memory.get(task_id)
+        if value is not NOT_IN_MEMORY:
+            return value
+        value = self.store.get(task_id)
+        if value is not MISSING:
+            self.memory.put(task_id, value)
+        return value
+
+
+class TaskFailed(Exception):
+    def __init__(self, failure: Failure):
+        self.failure = failure
+        super().__init__(str(failure))
+
+
+class _Run:
+    def __init__(self, engine: Engine, effects, table, index_prim, observers, opts: Options):
+        self.engine = engine
+        self.effects = effects
+        self.table = table
+        self.index_prim = index_prim
+        self.observers = observers
+        self.opts = opts
+        self.state: dict = {}
+        self.values: dict = {}
+        self.pending: dict = {}
+        self.dependents: dict = {}
+        self.refs: dict = {}
+        self.failures: dict = {}
+        self.gathers: dict = {}
+        self.futures: dict = {}
+        self.ready: deque = deque()
+        self.todo: list = []
+        self.completions: queue.SimpleQueue = queue.SimpleQueue()
+        self.outstanding = 0
+        self.goals: set = set()
+        self.stats = {"computed": 0, "cached": 0, "waited": 0, "failed": 0}
+        self.planned_heavy = 0
+        self.planned_stored = 0
+        self.out = Outcome()
+        use_store = not opts.no_cache
+        self.store = engine.store if use_store else NullStore()
+        self.memory = engine.memory if use_store else None
+
+    # -- events --------------------------------------------------------------
+    def emit(self, kind, task=None, **data):
+        if self.observers:
+            ev = Event(kind, task.id if task is not None else "", task.op if task is not None else "", data)
+            for obs in self.observers:
+                obs(ev)
+
+    # -- planning ------------------------------------------------------------
+    def visit(self, t, goal=False):
+        """Classify a task the first time the run meets it."""
+        tid = t.id
+        s = self.state.get(tid)
+        if s is not None:
+            if s != DONE or tid in self.values:
+                return
+            # Freed after its last consumer, and now a loop expansion needs
+            # it again: obtain it afresh (memory, store, or recompute).
+            del self.state[tid]
+        kind = t.kind
+        if kind == "const":
+            self.values[tid] = t.value
+            self.state[tid] = DONE
+            return
+        if kind == "param":
+            raise RuntimeError("a loop variable escaped its loop body")
+        force = goal and self.opts.force
+        reusable = kind == "apply" and t.prim.pure and not t.volatile and not force
+        if reusable and self.memory is not None and (t.cost == "heavy" or goal):
+            value = self.memory.get(tid)
+            if value is not NOT_IN_MEMORY:
+                self.values[tid] = value
+                self.state[tid] = DONE
+                self.stats["cached"] += 1
+                return
+        if reusable and (t.cost == "heavy" or goal):
+            with self.engine._lock:
+                fut = self.engine._inflight.get(tid)
+            if fut is not None:
+                self.state[tid] = INFLIGHT
+                self.pending[tid] = 0
+                self.ready.append(t)
+                return
+            if self.store.contains(tid):
+                self.state[tid] = READY_LOAD
+                self.pending[tid] = 0
+                self.planned_stored += 1
+                self.ready.append(t)
+                return
+        self.state[tid] = PENDING
+        if t.cost == "heavy" and kind == "apply":
+            self.planned_heavy += 1
+        self.todo.append(t)
+
+    def expand_todo(self):
+        """Link every newly met task to its arguments."""
+        while self.todo:
+            t = self.todo.pop()
+            args = t.args if t.kind != "for" or t.id not in self.gathers else self.gathers[t.id]
+            n = 0
+            upstream = None
+            seen = set()
+            for a in args:
+                if a.id in seen:
+                    continue
+                seen.add(a.id)
+                self.visit(a)
+                self.dependents.setdefault(a.id, []).append(t)
+                self.refs[a.id] = self.refs.get(a.id, 0) + 1
+                s = self.state[a.id]
+                if s == FAILED:
+                    upstream = self.failures[a.id]
+                elif s != DONE:
+                    n += 1
+            self.pending[t.id] = n
+            if upstream is not None:
+                self.fail(t, None, root=upstream.root or upstream)
+            elif n == 0:
+                self.ready.append(t)
+
+    def plan(self, goal_tasks):
+        for t in goal_tasks:
+            self.goals.add(t.id)
+            self.visit(t, goal=True)
+        self.expand_todo()
+
+    # -- running ---------------------------------------------------------------
+    def execute(self) -> Outcome:
+        t0 = time.perf_counter()
+        self.plan([e.task for e in self.effects])
+        self.emit("plan", compute=self.planned_heavy, stored=self.planned_stored)
+        self.next_effect = 0
+        self.effect_busy = False
+        try:
+            self.loop()
+        except BaseException:
+            self.cancel()
+            raise
+        self.out.stats = dict(self.stats)
+        self.out.seconds = time.perf_counter() - t0
+        self.emit("finish", stats=self.out.stats, seconds=self.out.seconds)
+        return self.out
+
+    def loop(self):
+        while True:
+            while self.ready:
+                self.start(self.ready.popleft())
+            self.advance_effects()
+            if self.next_effect >= len(self.effects) and not self.effect_busy:
+                return
+            if not self.ready:
+                if self.outstanding == 0:
+                    raise RuntimeError("scheduler stalled: nothing running and nothing ready")
+                self.handle(self.completions.get())
+
+    def cancel(self):
+        self.opts.cancel.set()
+        for fut in self.futures.values():
+            fut.cancel()
+
+    def start(self, t):
+        tid = t.id
+        s = self.state[tid]
+        if s in (DONE, FAILED):
+            return
+        if s == READY_LOAD:
+            self.submit(t, self.engine._load, tid, kind="load")
+            return
+        if s == INFLIGHT:
+            with self.engine._lock:
+                fut = self.engine._inflight.get(tid)
+            if fut is None:  # finished meanwhile: it is in the LRU or the store
+                self.state[tid] = READY_LOAD
+                self.submit(t, self.engine._load, tid, kind="load")
+            else:
+                self.outstanding += 1
+                fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
+            return
+        if t.kind == "for":
+            self.start_for(t)
+            return
+        args = [self.values[a.id] for a in t.args]
+        if t.cost == "cheap":
+            try:
+                fn = t.fn or t.prim.dispatch(args)
+                value = fn(*args)
+            except Exception as exc:
+                self.fail(t, Failure(t, _message(exc), traceback.format_exc()))
+                return
+            self.stats["computed"] += 1
+            if tid in self.goals and t.prim.pure and not t.volatile:
+                self.store.put(tid, value, {"op": t.op, "version": t.version, "seconds": 0.0})
+                if self.memory is not None:
+                    self.memory.put(tid, value)
+            self.complete(t, value)
+            return
+        # heavy: share one in-flight future per task id in this process
+        engine = self.engine
+        with engine._lock:
+            fut = engine._inflight.get(tid)
+            if fut is None:
+                fut = engine.executor.submit(engine._compute, t, args, self.opts, self.completions.put)
+                engine._inflight[tid] = fut
+                fut.add_done_callback(lambda f, tid=tid: engine._forget(tid, f))
+                mine = True
+            else:
+                mine = False
+        self.futures[tid] = fut
+        self.outstanding += 1
+        if mine:
+            self.emit("start", t)
+            fut.add_done_callback(lambda f, t=t: self.completions.put(("computed", t, f)))
+        else:
+            fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
+
+    def submit(self, t, fn, *args, kind):
+        fut = self.engine.executor.submit(fn, *args)
+        self.futures[t.id] = fut
+        self.outstanding += 1
+        fut.add_done_callback(lambda f, t=t: self.completions.put((kind, t, f)))
+
+    def handle(self, item):
+        kind, t, payload = item
+        if kind == "wait":  # a worker is blocked on another process's claim
+            self.emit("wait", t)
+            return
+        self.outstanding -= 1
+        f = payload
+        if kind == "effect":
+            self.finish_effect(t, f)
+            return
+        try:
+            result = f.result()
+        except BaseException as exc:
+            if f.cancelled() or isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            self.fail(t, Failure(t, _message(exc), "".join(traceback.format_exception(exc))))
+            return
+        if kind == "load":
+            if result is MISSING:  # vanished or corrupt: compute it after all
+                self.state[t.id] = PENDING
+                self.planned_heavy += 1
+                self.todo.append(t)
+                self.expand_todo()
+                return
+            self.stats["cached"] += 1
+            self.emit("load", t)
+            self.complete(t, result)
+            return
+        value, how = result
+        if kind == "shared":
+            how = "waited"
+        if how == "computed":
+            self.stats["computed"] += 1
+            self.emit("done", t)
+        elif how == "loaded":
+            self.stats["cached"] += 1
+            self.emit("load", t)
+        else:
+            self.stats["waited"] += 1
+            self.emit("load", t, waited=True)
+        self.complete(t, value)
+
+    def start_for(self, t):
+        if t.id in self.gathers:  # every element's body is done
+            value = [self.values[r.id] for r in self.gathers[t.id]]
+            self.complete(t, value)
+            return
+        seq_task = t.args[0]
+        seq = self.values[seq_task.id]
+        roots = [self.table.instantiate(t.body, t.level, self.table.element(seq_task, seq, i, self.index_prim))
+                 for i in range(len(seq))]
+        self.gathers[t.id] = roots
+        self.todo.append(t)
+        self.expand_todo()
+        aid = seq_task.id  # the loop no longer needs its sequence
+        self.refs[aid] = self.refs.get(aid, 0) - 1
+        if self.refs[aid] <= 0 and aid not in self.goals:
+            self.values.pop(aid, None)
+
+    def complete(self, t, value):
+        tid = t.id
+        self.state[tid] = DONE
+        self.values[tid] = value
+        self.futures.pop(tid, None)
+        self.release_args(t)
+        for d in self.dependents.get(tid, ()):
+            did = d.id
+            if self.state.get(did) in (PENDING,):
+                left = self.pending[did] - 1
+                self.pending[did] = left
+                if left == 0:
+                    self.ready.append(d)
+
+    def release_args(self, t):
+        args = self.gathers.get(t.id, ()) if t.kind == "for" else t.args
+        for aid in {a.id for a in args}:
+            left = self.refs.get(aid, 0) - 1
+            self.refs[aid] = left
+            if left <= 0 and aid not in self.goals:
+                self.values.pop(aid, None)
+
+    def fail(self, t, failure, root=None):
+        """Fail ``t`` (with ``failure``, or upstream of ``root``) and every
+        task that depends on it."""
+        stack = [(t, failure or Failure(t, "upstream failed", root=root))]
+        while stack:
+            task, f = stack.pop()
+            if self.state.get(task.id) == FAILED:
+                continue
+            self.state[task.id] = FAILED
+            self.failures[task.id] = f
+            self.futures.pop(task.id, None)
+            if f.root is None:
+                self.stats["failed"] += 1
+                self.out.failures.append(f)
+                self.emit("fail", task, failure=f)
+            r = f.root or f
+            for d in self.dependents.get(task.id, ()):
+                if self.state.get(d.id) != FAILED:
+                    stack.append((d, Failure(d, "upstream failed", root=r)))
+
+    # -- effects ---------------------------------------------------------------
+    def advance_effects(self):
+        while not self.effect_busy and self.next_effect < len(self.effects):
+            i = self.next_effect
+            e = self.effects[i]
+            s = self.state.get(e.task.id)
+            if s == FAILED:
+                f = self.failures[e.task.id]
+                self.out.effect_failures.append((e, f.root or f))
+            elif s == DONE:
+                value = self.values[e.task.id]
+                self.out.values[i] = value
+                if e.kind == "print":
+                    self.out.printed.append((e.target, value))
+                    self.emit("print", e.task, label=e.target, value=value)
+                elif e.kind == "save":
+                    self.effect_busy = True
+                    fut = self.engine.executor.submit(REGISTRY["save"].dispatch([e.target, value]),
+                                                      e.target, value)
+                    self.outstanding += 1
+                    fut.add_done_callback(lambda f, i=i: self.completions.put(("effect", i, f)))
+                    return
+            else:
+                return
+            self.next_effect += 1
+
+    def finish_effect(self, i, fut):
+        e = self.effects[i]
+        self.effect_busy = False
+        self.next_effect += 1
+        try:
+            fut.result()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            f = Failure(e.task, _message(exc), "".join(traceback.format_exception(exc)))
+            f.op, f.pos = "save", e.pos
+            self.stats["failed"] += 1
+            self.out.failures.append(f)
+            self.out.effect_failures.append((e, f))
+            self.emit("fail", e.task, failure=f)
+            return
+        self.out.saved.append(e.target)
+        self.emit("save", e.task, path=e.target)
+

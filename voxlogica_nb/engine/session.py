@@ -1,0 +1,113 @@
+"""Sessions: bindings that accumulate across programs, run on one engine.
+
+A notebook keeps one session: each cell's program adds its ``let`` and
+``load`` bindings, later cells see them, and any bound name can be evaluated
+on demand. ``voxlogica_nb.run`` uses a fresh session per call.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+from ..language.reducer import Reducer
+from ..language.tasks import Task
+from ..primitives import REGISTRY
+from .result import Result
+from .scheduler import Engine, TaskFailed
+from .store import MemoryStore, NullStore
+
+_engines: dict = {}
+_engines_lock = threading.Lock()
+
+
+def default_cache_dir() -> str:
+    """``$VOXLOGICA_CACHE_DIR``, else ``$XDG_CACHE_HOME/voxlogica_nb``, else
+    ``~/.cache/voxlogica_nb``."""
+    env = os.environ.get("VOXLOGICA_CACHE_DIR")
+    if env:
+        return env
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(xdg, "voxlogica_nb")
+
+
+def open_store(cache_dir=None):
+    """The persistent store at ``cache_dir`` (default location if None)."""
+    try:
+        from .diskstore import DiskStore
+    except ImportError:  # no persistent store available: keep values in memory
+        return MemoryStore()
+    return DiskStore(cache_dir or default_cache_dir())
+
+
+def get_engine(cache_dir=None, jobs=None) -> Engine:
+    """The process's engine for this cache folder (created on first use)."""
+    key = (os.path.abspath(cache_dir or default_cache_dir()), jobs)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = Engine(open_store(key[0]), jobs=jobs)
+        return engine
+
+
+class Session:
+    def __init__(self, engine: Engine | None = None, registry=None, cache_dir=None, jobs=None,
+                 no_cache=False):
+        self.registry = registry or REGISTRY
+        self.reducer = Reducer(self.registry)
+        if engine is None:
+            engine = Engine(NullStore(), jobs=jobs) if no_cache else get_engine(cache_dir, jobs)
+        self.engine = engine
+        self.no_cache = no_cache
+        self.observers: list = []
+        self._index = self.registry.lookup("index")
+
+    @property
+    def table(self):
+        return self.reducer.table
+
+    def _options(self, force, no_cache, timeout):
+        return {"force": force, "no_cache": self.no_cache if no_cache is None else no_cache,
+                "timeout": timeout}
+
+    def reduce(self, text: str, source_name: str = "<program>"):
+        """Parse and reduce a program into this session (static checks only)."""
+        return self.reducer.reduce_program(text, source_name)
+
+    def run(self, text: str, source_name: str = "<program>", observers=(), force=False,
+            no_cache=None, timeout=None) -> Result:
+        """Run a program in this session; raises VoxLogicaError for syntax
+        and static errors (nothing runs then)."""
+        reduced = self.reduce(text, source_name)
+        outcome = self.engine.run(reduced.effects, self.table, self._index,
+                                  [*self.observers, *observers], **self._options(force, no_cache, timeout))
+        return Result(outcome, self)
+
+    def task(self, name: str) -> Task:
+        binding = self.reducer.globals.get(name)
+        if not isinstance(binding, Task):
+            kind = "a function" if binding is not None else "not bound"
+            raise KeyError(f"{name!r} is {kind}; only value bindings can be evaluated")
+        return binding
+
+    def value(self, name: str, observers=(), **options):
+        """Compute (or fetch) the value bound to ``name``."""
+        return self._evaluate(self.task(name), observers, options)
+
+    def evaluate(self, expression: str, observers=(), **options):
+        """Evaluate one expression in the session and return its value."""
+        task = self.reducer.reduce_expression(expression)
+        return self._evaluate(task, observers, options)
+
+    def _evaluate(self, task, observers, options):
+        opts = self._options(options.get("force", False), options.get("no_cache"), options.get("timeout"))
+        return self.engine.evaluate(task, self.table, self._index, [*self.observers, *observers], **opts)
+
+    def bind(self, name: str, value) -> None:
+        """Bind a Python number, bool or string as an ImgQL name."""
+        if isinstance(value, (bool, int, float, str)):
+            self.reducer.globals[name] = self.table.const(value)
+        else:
+            raise TypeError(f"cannot bind a {type(value).__name__} (numbers, booleans and strings)")
+
+
+__all__ = ["Session", "Engine", "TaskFailed", "get_engine", "default_cache_dir", "open_store"]
