@@ -140,7 +140,10 @@ def file_digest(path: str) -> str:
 
 def _load_fingerprint(path, *_ignored):
     # Called by the reducer with the constant path (the base image, if any,
-    # is an ordinary argument task and enters the id by itself).
+    # is an ordinary argument task and enters the id by itself). A path known
+    # only at run time comes as None: no fingerprint (never served stored).
+    if not isinstance(path, str):
+        return None
     return file_digest(path)
 
 
