@@ -133,7 +133,7 @@ class DiskStore(Store):
         self._warn_fn = warn
         self._warned = False
         self._warn_lock = threading.Lock()
-        self._verified: dict = {}  # path -> (ino, size, mtime_ns, ctime_ns) known good
+        self._verified: dict = {}  # path -> (ino, size, mtime_ns, ctime_ns, crc) known good
         self._verified_lock = threading.Lock()
         self.writable = True
         try:
@@ -246,7 +246,7 @@ class DiskStore(Store):
             return self._discard(task_id, js_raw=raw)
         except OSError:
             return MISSING
-        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, meta.get("crc32"))
         if st.st_size != meta.get("bytes"):
             return self._discard(task_id, js_raw=raw)
         spkl = str(pkl)
@@ -338,7 +338,7 @@ class DiskStore(Store):
             with self._verified_lock:
                 try:
                     st = os.stat(pkl)
-                    self._verified[str(pkl)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                    self._verified[str(pkl)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, w.crc)
                 except OSError:
                     pass
             self._unlink(self._failure_path(task_id))

@@ -1,0 +1,328 @@
+"""The folder store: real files, real processes."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from voxlogica_nb.engine.diskstore import DiskStore, default_root
+from voxlogica_nb.engine.store import MISSING
+from voxlogica_nb.image import Image
+
+A = "ab" + "1" * 62
+B = "cd" + "2" * 62
+C = "ef" + "3" * 62
+
+
+def _files(store, tid):
+    d = store.objects / tid[:2]
+    return d / (tid + ".pkl"), d / (tid + ".json")
+
+
+class Recorder:
+    def __init__(self):
+        self.messages = []
+
+    def __call__(self, msg, *args, **kwargs):
+        self.messages.append(str(msg))
+
+
+# -- basics -------------------------------------------------------------------
+
+def test_roundtrip_and_meta(tmp_path):
+    s = DiskStore(tmp_path / "c")
+    assert not s.contains(A) and s.get(A) is MISSING and s.meta(A) is None
+    s.put(A, 3.5, {"op": "scalar.add", "version": 2, "seconds": 0.01})
+    s.put(B, {"k": [1, "x"], "t": (True, None)}, {"op": "x", "version": 1, "seconds": 0})
+    assert s.contains(A) and s.get(A) == 3.5
+    assert s.get(B) == {"k": [1, "x"], "t": (True, None)}
+    m = s.meta(A)
+    assert m["op"] == "scalar.add" and m["version"] == 2 and m["seconds"] == 0.01
+    assert m["type"] == "float" and m["bytes"] == _files(s, A)[0].stat().st_size
+    assert "crc32" in m and abs(m["created"] - time.time()) < 60
+    # visible to another instance (and process) at once
+    assert DiskStore(tmp_path / "c").get(A) == 3.5
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from voxlogica_nb.engine.diskstore import DiskStore;"
+         f"print(DiskStore(sys.argv[1]).get('{B}')['k'])", str(tmp_path / "c")],
+        capture_output=True, text=True, timeout=20)
+    assert out.stdout.strip() == "[1, 'x']", out.stderr
+    info = s.info()
+    assert info["count"] == 2 and info["failures"] == 0 and info["bytes"] > 0
+    assert info["root"] == str(tmp_path / "c" / "v1")
+
+
+def test_large_image_is_memory_mapped_read_only(tmp_path):
+    s = DiskStore(tmp_path)
+    arr = np.random.default_rng(0).random((40, 64, 128), dtype=np.float32)  # 1.3 MB
+    img = Image(arr, spacing=(0.5, 1, 2), origin=(1, 2, 3))
+    s.put(A, img, {"op": "load", "version": 1, "seconds": 0.2})
+    got = DiskStore(tmp_path).get(A)
+    assert isinstance(got.array, np.memmap)
+    assert not got.array.flags.writeable
+    with pytest.raises(ValueError):
+        got.array[0, 0, 0] = 1
+    assert np.array_equal(got.array, arr) and got.spacing == (0.5, 1.0, 2.0)
+    assert s.meta(A)["describe"] == "number 40x64x128 float32"
+    small = np.arange(10, dtype=np.float32)
+    s.put(B, small, {})
+    assert not isinstance(s.get(B), np.memmap)
+
+
+def test_layout_is_sharded(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, 1, {})
+    s.put_failure(B, {"op": "x", "message": "boom"})
+    assert (tmp_path / "v1" / "objects" / "ab" / (A + ".pkl")).is_file()
+    assert (tmp_path / "v1" / "objects" / "ab" / (A + ".json")).is_file()
+    assert (tmp_path / "v1" / "failures" / "cd" / (B + ".json")).is_file()
+
+
+# -- corruption -----------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage-same-size", "garbage-short", "missing-value", "bad-meta"])
+def test_corrupt_entry_is_discarded(tmp_path, damage):
+    s = DiskStore(tmp_path)
+    value = Image(np.ones((8, 300, 300), np.float32))  # memory-mapped size
+    s.put(A, value, {"op": "x", "version": 1})
+    pkl, js = _files(s, A)
+    size = pkl.stat().st_size
+    if damage == "truncate":
+        with open(pkl, "r+b") as f:
+            f.truncate(size // 2)
+    elif damage == "garbage-same-size":
+        with open(pkl, "r+b") as f:
+            f.seek(size // 3)
+            f.write(os.urandom(4096))
+    elif damage == "garbage-short":
+        pkl.write_bytes(b"\x80\x04garbage" + os.urandom(100))
+    elif damage == "missing-value":
+        pkl.unlink()
+    elif damage == "bad-meta":
+        js.write_text("{not json")
+    fresh = DiskStore(tmp_path)  # no verification cached
+    assert fresh.get(A) is MISSING
+    assert not pkl.exists() and not js.exists() and not fresh.contains(A)
+    fresh.put(A, value, {"op": "x", "version": 1})
+    assert np.array_equal(fresh.get(A).array, value.array)
+
+
+def test_garbage_with_matching_meta_never_crashes(tmp_path):
+    # even if the metadata agrees with a garbage file, load errors are caught
+    s = DiskStore(tmp_path)
+    s.put(A, 1, {})
+    pkl, js = _files(s, A)
+    import json
+    import zlib
+    for junk in (b"", b"\x80\x05\x95garbage", os.urandom(5000), b"cos\nsystem\n"):
+        s.put(A, 1, {})
+        pkl.write_bytes(junk)
+        m = json.loads(js.read_text())
+        m.update(bytes=len(junk), crc32=zlib.crc32(junk))
+        js.write_text(json.dumps(m))
+        assert DiskStore(tmp_path).get(A) is MISSING
+        assert not js.exists()
+
+
+def test_overwrite_while_reading_never_discards_good_value(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, np.zeros(300_000), {})
+    stop = threading.Event()
+    seen = []
+
+    def reader():
+        r = DiskStore(tmp_path)
+        while not stop.is_set():
+            v = r.get(A)
+            if v is not MISSING:
+                seen.append(float(v[0]))
+
+    th = threading.Thread(target=reader)
+    th.start()
+    for i in range(30):
+        s.put(A, np.full(300_000, float(i)), {})  # "force": recompute and overwrite
+    stop.set()
+    th.join()
+    assert s.get(A)[0] == 29.0
+    assert set(seen) <= {float(i) for i in range(30)} | {0.0}
+
+
+# -- not writable -----------------------------------------------------------------
+
+def test_root_under_a_file_warns_once(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rec = Recorder()
+    s = DiskStore(blocker / "cache", warn=rec)
+    for i in range(3):
+        s.put(A, i, {"op": "x"})
+        s.put_failure(B, {"message": "m"})
+    assert s.get(A) is MISSING and not s.contains(A)
+    assert len(rec.messages) == 1
+    assert "not writable" in rec.messages[0] and "memory only" in rec.messages[0]
+    assert str(blocker / "cache") in rec.messages[0]
+    # claims still work inside the process
+    c = s.claims.try_acquire(A, "x")
+    assert c is not None and s.claims.try_acquire(A, "x") is None
+    c.release()
+    assert s.info()["count"] == 0
+
+
+def test_folder_becomes_unwritable_warns_once(tmp_path):
+    rec = Recorder()
+    s = DiskStore(tmp_path, warn=rec)
+    s.put(A, 1, {})
+    # make writes really fail (even for root): the objects folder becomes a file
+    import shutil
+    shutil.rmtree(s.objects)
+    s.objects.write_text("not a folder")
+    for i in range(3):
+        s.put(B, i, {})
+    assert len(rec.messages) == 1 and "not writable" in rec.messages[0]
+    assert s.get(B) is MISSING and s.get(A) is MISSING
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not stop root")
+def test_read_only_folder_warns_once(tmp_path):
+    rec = Recorder()
+    s = DiskStore(tmp_path, warn=rec)
+    os.chmod(s.objects, 0o500)
+    try:
+        s.put(A, 1, {})
+        s.put(B, 2, {})
+        assert len(rec.messages) == 1 and s.get(A) is MISSING
+    finally:
+        os.chmod(s.objects, 0o700)
+
+
+def test_unpicklable_value_warns_and_does_not_raise(tmp_path):
+    rec = Recorder()
+    s = DiskStore(tmp_path, warn=rec)
+    s.put(A, threading.Lock(), {})
+    assert s.get(A) is MISSING and len(rec.messages) == 1
+    assert not any(p.name.endswith(".tmp") for p in (s.objects / "ab").iterdir())
+    s.put(B, 1, {})
+    assert s.get(B) == 1
+
+
+# -- location, scheme, permissions ---------------------------------------------------
+
+def test_new_root_has_mode_0700(tmp_path):
+    root = tmp_path / "deep" / "cache"
+    DiskStore(root)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+
+def test_default_root_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("VOXLOGICA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_root() == tmp_path / "xdg" / "voxlogica_nb"
+    monkeypatch.setenv("VOXLOGICA_CACHE_DIR", str(tmp_path / "explicit"))
+    assert default_root() == tmp_path / "explicit"
+    s = DiskStore()
+    assert s.root == tmp_path / "explicit" / "v1"
+    assert stat.S_IMODE((tmp_path / "explicit").stat().st_mode) == 0o700
+    monkeypatch.delenv("VOXLOGICA_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_root() == tmp_path / "home" / ".cache" / "voxlogica_nb"
+
+
+def test_other_scheme_version_is_ignored(tmp_path):
+    old = DiskStore(tmp_path, scheme=0)
+    old.put(A, "old format", {})
+    old.put_failure(B, {"message": "old"})
+    new = DiskStore(tmp_path)
+    assert not new.contains(A) and new.get(A) is MISSING
+    assert new.failures() == [] and new.info()["count"] == 0
+    new.put(A, "new", {})
+    assert old.get(A) == "old format" and new.get(A) == "new"
+    new.clear()
+    assert old.get(A) == "old format"
+
+
+# -- failures ----------------------------------------------------------------------
+
+def test_failure_records(tmp_path):
+    s = DiskStore(tmp_path)
+    for i, tid in enumerate((A, B, C)):
+        s.put_failure(tid, {"op": f"op{i}", "version": 1, "message": f"boom {i}",
+                            "traceback": "Traceback ...", "time": 1000.0 + i, "position": "1:5"})
+    assert s.failure(A)["message"] == "boom 0" and s.failure(A)["id"] == A
+    assert [f["op"] for f in s.failures()] == ["op2", "op1", "op0"]
+    assert s.info()["failures"] == 3
+    assert not s.contains(B) and s.get(B) is MISSING  # failures are never results
+    s.put(B, 7, {"op": "op1"})
+    assert s.failure(B) is None and s.get(B) == 7
+    assert [f["op"] for f in s.failures()] == ["op2", "op0"]
+    s.put_failure(C, {"op": "op2", "message": "no time given"})
+    assert abs(s.failure(C)["time"] - time.time()) < 60
+
+
+# -- management -----------------------------------------------------------------------
+
+def test_clear(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, 1, {})
+    s.put(B, 2, {})
+    s.put_failure(C, {"message": "x"})
+    s.claims.try_acquire(C, "x").release()
+    r = s.clear()
+    assert r["removed"] == 2 and r["failures"] == 1
+    assert s.info()["count"] == 0 and s.failures() == []
+    assert (s.root / "locks" / C[:2] / (C + ".lock")).exists()  # locks untouched
+    s.put(A, 3, {})
+    assert s.get(A) == 3
+
+
+def test_prune_lru_and_age(tmp_path):
+    s = DiskStore(tmp_path)
+    payload = np.zeros(10_000)  # ~80 kB each
+    ids = [f"{i:02x}" + "0" * 62 for i in range(5)]
+    now = time.time()
+    for k, tid in enumerate(ids):
+        s.put(tid, payload, {})
+        os.utime(_files(s, tid)[1], (now - 1000 + k, now - 1000 + k))
+    s.get(ids[0])  # ids[0] becomes the most recently used
+    size = s.info()["bytes"] // 5
+    r = s.prune(max_bytes=3 * size)
+    assert r["removed"] == 2 and r["count"] == 3 and r["bytes"] <= 3 * size
+    assert [s.contains(t) for t in ids] == [True, False, False, True, True]
+    r = s.prune(older_than_seconds=500)  # ids[3], ids[4] unused for ~1000 s
+    assert r["removed"] == 2 and [s.contains(t) for t in ids] == [True, False, False, False, False]
+
+
+def test_prune_keeps_lock_files_while_store_in_use(tmp_path):
+    s = DiskStore(tmp_path)
+    s.claims.try_acquire(A, "x").release()
+    lock = s.root / "locks" / A[:2] / (A + ".lock")
+    p = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from voxlogica_nb.engine.diskstore import DiskStore;"
+         "s = DiskStore(sys.argv[1]); print('open', flush=True); sys.stdin.read()", str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "open"
+        assert s.prune()["lock_files"] is None and lock.exists()
+    finally:
+        p.communicate("", timeout=20)
+    assert s.prune()["lock_files"] == 1 and not lock.exists()
+
+
+def test_prune_removes_stale_temp_files(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, 1, {})
+    d = s.objects / A[:2]
+    stale, fresh, orphan = d / ".x.123.tmp", d / ".y.456.tmp", d / (B + ".pkl")
+    for f in (stale, fresh, orphan):
+        f.write_bytes(b"partial")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    os.utime(orphan, (old, old))
+    assert s.prune()["temp_files"] == 2
+    assert not stale.exists() and fresh.exists() and not orphan.exists() and s.get(A) == 1
