@@ -326,3 +326,32 @@ def test_prune_removes_stale_temp_files(tmp_path):
     os.utime(orphan, (old, old))
     assert s.prune()["temp_files"] == 2
     assert not stale.exists() and fresh.exists() and not orphan.exists() and s.get(A) == 1
+
+
+# -- management text (CLI / magic) ---------------------------------------------------
+
+def test_cache_commands(tmp_path):
+    from voxlogica_nb.engine.cache_admin import cache_command, parse_age, parse_size
+
+    assert parse_size("500M") == 500 * 1024 ** 2 and parse_size("1.5GB") == int(1.5 * 1024 ** 3)
+    assert parse_size("2k") == 2048 and parse_size(10) == 10
+    assert parse_age("7d") == 7 * 86400 and parse_age("15m") == 900
+    with pytest.raises(ValueError):
+        parse_size("lots")
+    s = DiskStore(tmp_path)
+    s.put(A, np.zeros(1000), {"op": "x"})
+    s.put_failure(B, {"op": "intensity", "version": 1, "message": "file not found\nmore",
+                      "position": "3:7"})
+    assert "values: 1 (" in cache_command(s, ["info"])
+    text = cache_command(s, ["failures"])
+    assert "intensity v1 at 3:7" in text and "file not found" in text and "more" not in text
+    assert cache_command(s, ["running"]) == "no task is running"
+    c = s.claims.try_acquire(C, "dt")
+    assert "dt  on " in cache_command(s, ["running"])
+    c.release()
+    assert cache_command(s, ["sweep"]) == "no dangling runs"
+    assert cache_command(s, ["prune", "--older-than", "1h"]).startswith("removed 0 value(s)")
+    assert cache_command(s, ["prune", "0"]).startswith("removed 1 value(s)")
+    assert cache_command(s, ["clear"]) == "removed 0 value(s) (0 B) and 1 failure record(s)"
+    with pytest.raises(ValueError):
+        cache_command(s, ["frobnicate"])
