@@ -348,3 +348,40 @@ def test_gc_only_when_unused(tmp_path):
     assert t.gc() == 1
     assert not (locks / TID[:2] / (TID + ".lock")).exists()
     t.try_acquire(TID, "op").release()  # still works afterwards
+
+
+INTERRUPTED = r"""
+import os, signal, sys, threading
+from voxlogica_nb.engine.claims import ClaimTable
+t = ClaimTable(sys.argv[1])
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    t.acquire(sys.argv[2], "dt")
+    print("not interrupted", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+sys.stdin.readline()
+c = t.acquire(sys.argv[2], "dt", timeout=5)
+c.release()
+for th in threading.enumerate():
+    if th is not threading.main_thread():
+        th.join(5)
+print(len(threading.enumerate()), flush=True)
+"""
+
+
+def test_ctrl_c_interrupts_wait_and_abandoned_helper_gives_back(tmp_path):
+    locks = tmp_path / "locks"
+    t = ClaimTable(locks)
+    c = t.try_acquire(TID, "dt")
+    p = _py(INTERRUPTED, locks, TID, stdin=subprocess.PIPE)
+    try:
+        t0 = time.perf_counter()
+        assert p.stdout.readline().strip() == "interrupted"
+        assert time.perf_counter() - t0 < 5
+        c.release()
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "1"  # the helper thread has ended
+    finally:
+        _kill(p)

@@ -673,6 +673,14 @@ class ClaimTable:
             except OSError:
                 pass
 
+    def __del__(self):
+        fd, self._inuse_fd = getattr(self, "_inuse_fd", None), None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def _forget_after_fork(self):
         # In a forked child: drop inherited descriptors without unlocking
         # (LOCK_UN would release the parent's locks) and start afresh.
