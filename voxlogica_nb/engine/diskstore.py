@@ -44,8 +44,20 @@ from .store import MISSING, Store
 
 __all__ = ["DiskStore", "SCHEME_VERSION", "default_root"]
 
-#: Version of the task-id scheme and on-disk format; data lives under ``v<N>``.
-SCHEME_VERSION = 1
+
+def _task_scheme_version() -> str:
+    """The number of the task-id scheme (``voxlogica-task/<N>``), default "1"."""
+    try:
+        from ..language.tasks import SCHEME
+
+        return str(SCHEME).rsplit("/", 1)[-1]
+    except Exception:  # pragma: no cover - reducer unavailable
+        return "1"
+
+
+#: Version of the task-id scheme; data lives under ``v<N>``, so ids of another
+#: scheme (and values stored for them) are never looked up.
+SCHEME_VERSION = _task_scheme_version()
 
 _CHUNK = 1 << 20
 
