@@ -102,13 +102,18 @@ def dt(b):
 
     The contour is the voxels of b with a box neighbour outside b inside the
     image (the image edge is not background). With no contour (b empty or
-    full) every voxel is +/-1.8446743e19 (sqrt of FLT_MAX). This is ITK's
-    SignedMaurerDistanceMap (inside negative, not squared, spacing used),
-    which VoxLogicA 1 calls and which follows exactly these rules.
+    full) every voxel is +/-1.8446743e19 (sqrt of FLT_MAX). Computed by ITK's
+    SignedMaurerDistanceMap (inside negative, not squared, spacing used), as
+    VoxLogicA 1 does; it follows these rules except that with anisotropic
+    spacing it may leave rounding residue (e.g. -2.4e-7) on contour voxels,
+    which are set to -0.0 here.
     """
-    boolean(b, "dt")
-    out = sitk.SignedMaurerDistanceMap(b.to_sitk(), False, False, True, 0.0)
-    return b.like(sitk.GetArrayViewFromImage(out).astype(np.float32), "number")
+    inside = boolean(b, "dt")
+    res = sitk.SignedMaurerDistanceMap(b.to_sitk(), False, False, True, 0.0)
+    out = sitk.GetArrayFromImage(res).astype(np.float32, copy=False)
+    contour = inside & ~_box3(inside, grow=False)
+    out[contour] = np.float32(-0.0)
+    return b.like(out, "number")
 
 
 # -- crossCorrelation ------------------------------------------------------
