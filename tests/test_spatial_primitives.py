@@ -201,7 +201,7 @@ def test_dt_without_contour():
 
 # -- crossCorrelation ------------------------------------------------------
 
-def brute_cross_correlation(radii, a, b, fb, m1, m2, k):
+def brute_cross_correlation(radii, a, b, fb, m1, m2, k, points=None):
     """VoxLogicA 1's crossCorrelation, voxel by voxel (radii in numpy axis order)."""
     nbins = int(k)
     delta = (m2 - m1) / nbins
@@ -218,7 +218,7 @@ def brute_cross_correlation(radii, a, b, fb, m1, m2, k):
     avg2 = sum(h2) / nbins
     sd2 = np.sqrt(sum((n - avg2) ** 2 for n in h2))
     out = np.zeros(a.shape, F32)
-    for p in itertools.product(*map(range, a.shape)):
+    for p in points or itertools.product(*map(range, a.shape)):
         box = tuple(slice(max(0, c - r), c + r + 1) for c, r in zip(p, radii))
         h1 = hist(a[box].ravel())
         avg1 = sum(h1) / nbins
@@ -251,6 +251,22 @@ def test_cross_correlation_matches_brute_force(seed):
     r = call("crossCorrelation", *args)
     assert r.array.dtype == F32 and r.spacing == spacing
     assert np.allclose(r.array, expected, rtol=0, atol=2e-7)
+
+
+def test_cross_correlation_large_volume_sampled():
+    # big enough to be processed in several slabs along z: check voxels on
+    # both sides of every plane boundary and at the image edges
+    rng = np.random.default_rng(9)
+    shape = (40, 80, 90)
+    a = rng.integers(0, 8, size=shape).astype(F32)
+    b = rng.integers(0, 8, size=shape).astype(F32)
+    fb = np.ones(shape, np.uint8)
+    spacing = (1.0, 1.0, 1.0)
+    r = spatial.crossCorrelation(2.0, num(a, spacing), num(b, spacing), boo(fb, spacing), 0.0, 8.0, 8.0).array
+    points = [(z, y, x) for z in range(shape[0]) for (y, x) in ((0, 0), (40, 45), (79, 89), (1, 88))]
+    expected = brute_cross_correlation([2, 2, 2], a, b, fb, 0.0, 8.0, 8.0, points)
+    for p in points:
+        assert abs(r[p] - expected[p]) <= 2e-7, p
 
 
 def test_cross_correlation_radius_rounds_half_to_even():

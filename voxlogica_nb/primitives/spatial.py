@@ -121,19 +121,27 @@ def dt(b):
 def _box_sum(x: np.ndarray, radii, dtype) -> np.ndarray:
     """Sum of x over the box of the given half-sizes around each voxel, clipped at the edges.
 
-    Integer cumulative sums along each axis; wrap-around in a narrow unsigned
-    dtype is harmless because every window sum fits in it.
+    Integer arithmetic in ``dtype``; wrap-around in a narrow unsigned dtype is
+    harmless because every window sum fits in it. Small radii use shifted
+    adds, larger ones differences of cumulative sums.
     """
     out = x.astype(dtype)
+    nd = out.ndim
     for ax, r in enumerate(radii):
         n = out.shape[ax]
+        if r <= 10:
+            src, out = out, out.copy()
+            for s in range(1, min(r, n - 1) + 1):
+                out[_shifted(nd, ax, s, None)] += src[_shifted(nd, ax, None, -s)]
+                out[_shifted(nd, ax, None, -s)] += src[_shifted(nd, ax, s, None)]
+            continue
         c = np.cumsum(out, axis=ax, dtype=dtype)
         res = np.empty_like(c)
         m = max(n - r, 0)
-        res[_shifted(out.ndim, ax, 0, m)] = c[_shifted(out.ndim, ax, r, r + m)]
-        res[_shifted(out.ndim, ax, m, n)] = c[_shifted(out.ndim, ax, n - 1, n)]
+        res[_shifted(nd, ax, 0, m)] = c[_shifted(nd, ax, r, r + m)]
+        res[_shifted(nd, ax, m, n)] = c[_shifted(nd, ax, n - 1, n)]
         if n > r + 1:
-            res[_shifted(out.ndim, ax, r + 1, n)] -= c[_shifted(out.ndim, ax, 0, n - r - 1)]
+            res[_shifted(nd, ax, r + 1, n)] -= c[_shifted(nd, ax, 0, n - r - 1)]
         out = res
     return out
 
@@ -190,35 +198,55 @@ def crossCorrelation(rad, a, b, fb, m1, m2, k):
 
     radii = list(reversed(_half_sizes(rad, a.spacing)))  # numpy axis order
     window = int(np.prod([2 * r + 1 for r in radii]))
-    cdtype = np.uint16 if window < 1 << 16 else np.uint32
+    cdtype = np.uint8 if window < 1 << 8 else np.uint16 if window < 1 << 16 else np.uint32
 
     idx_a = _bin_index(arr_a, m1, m2, delta, nbins)
     present = np.flatnonzero(np.bincount(idx_a[idx_a >= 0], minlength=nbins))
-    shape = arr_a.shape
-    s1 = np.zeros(shape, np.float64)   # Σ h (count of in-range voxels in the box)
-    s2 = np.zeros(shape, np.float64)   # Σ h²
-    sg = np.zeros(shape, np.float64)   # Σ h·(g - mean g)
+    weights = None if flat_b else centred_b
+    out = np.empty(arr_a.shape, np.float32)
+    # Slabs along the slowest axis (with a halo of r0 planes) keep the
+    # per-bin temporaries small enough to stay in cache.
+    n0, r0 = arr_a.shape[0], radii[0]
+    plane = max(1, arr_a[0].size)
+    step = max(1, (1 << 18) // plane)
+    for z0 in range(0, n0, step):
+        z1 = min(z0 + step, n0)
+        lo, hi = max(0, z0 - r0), min(n0, z1 + r0)
+        out[z0:z1] = _correlate_slab(idx_a[lo:hi], slice(z0 - lo, z1 - lo), radii, cdtype,
+                                     present, nbins, weights, norm_b)
+    return a.like(out, "number")
+
+
+def _correlate_slab(idx, keep, radii, cdtype, present, nbins, weights, norm_b):
+    """crossCorrelation on the planes ``keep`` of a slab of bin indices (with its halo).
+
+    Local histograms h are box sums of each bin's indicator. With integer
+    Σh and Σh², k·Σh² - (Σh)² is exact: zero iff the local histogram is flat.
+    The numerator Σ(h - mean h)(g - mean g) equals Σ h·(g - mean g).
+    """
+    s1 = _box_sum(idx >= 0, radii, cdtype)[keep].astype(np.float64)
+    shape = s1.shape
+    # Σh² <= (Σh)² <= window² < 2**32 (window < 2**16): exact in uint64 too.
+    sq_dtype = np.uint32 if cdtype != np.uint32 else np.uint64
+    s2 = np.zeros(shape, sq_dtype)
+    sq = np.empty(shape, sq_dtype)
+    sg = np.zeros(shape, np.float64)
     tmp = np.empty(shape, np.float64)
     for j in present:
-        h = _box_sum(idx_a == j, radii, cdtype)
-        np.add(s1, h, out=s1)
-        np.multiply(h, h, out=tmp, dtype=np.float64)
-        np.add(s2, tmp, out=s2)
-        if not flat_b and centred_b[j] != 0.0:
-            np.multiply(h, centred_b[j], out=tmp, dtype=np.float64)
-            np.add(sg, tmp, out=sg)
-    del tmp
-    # k·Σh² - (Σh)² is an exact integer in float64: zero iff the local histogram is flat.
-    spread_a = nbins * s2 - s1 * s1
-    flat_a = spread_a == 0.0
-    if flat_b:
-        out = flat_a.astype(np.float32)
-    else:
-        with np.errstate(all="ignore"):
-            corr = sg / (np.sqrt(spread_a / nbins) * norm_b)
-        corr[flat_a] = 0.0
-        out = corr.astype(np.float32)
-    return a.like(out, "number")
+        h = _box_sum(idx == j, radii, cdtype)[keep]
+        np.multiply(h, h, out=sq, dtype=sq_dtype)
+        s2 += sq
+        if weights is not None and weights[j] != 0.0:
+            np.multiply(h, weights[j], out=tmp, dtype=np.float64)
+            sg += tmp
+    spread = nbins * s2.astype(np.float64) - s1 * s1
+    flat = spread == 0.0
+    if weights is None:  # global histogram flat
+        return flat.astype(np.float32)
+    with np.errstate(all="ignore"):
+        corr = sg / (np.sqrt(spread / nbins) * norm_b)
+    corr[flat] = 0.0
+    return corr.astype(np.float32)
 
 
 # -- otsu ------------------------------------------------------------------
