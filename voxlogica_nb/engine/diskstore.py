@@ -2,8 +2,8 @@
 
 Layout (``<ab>`` = first two hex digits of the task id)::
 
-    <root>/v<SCHEME>/objects/<ab>/<id>.pkl    the value (joblib.dump, uncompressed)
-    <root>/v<SCHEME>/objects/<ab>/<id>.json   its metadata — the commit marker
+    <root>/v<SCHEME>/objects/<ab>/<id>.<tag>.pkl  the value (joblib.dump, uncompressed)
+    <root>/v<SCHEME>/objects/<ab>/<id>.json       its metadata — the commit point
     <root>/v<SCHEME>/failures/<ab>/<id>.json  a failure record
     <root>/v<SCHEME>/locks/...                claims (see ``claims.py``)
 
@@ -11,11 +11,15 @@ A store written under another scheme version lives in another ``v<N>``
 folder and is ignored, never misread.
 
 Commit protocol (``put``): the value is dumped to a temporary file in the
-same folder while a CRC-32 of its bytes is computed, renamed over
-``<id>.pkl``, then the metadata (size, CRC, type, times, op, version) is
-written the same way. A previous entry's metadata is removed *before* the new
-value replaces it, so a reader never pairs old metadata with a new value
-unnoticed. ``contains`` is a single ``stat`` of the metadata.
+same folder while a CRC-32 of its bytes is computed, and renamed to a value
+file of its own (``<id>.<random tag>.pkl``); then the metadata (value file
+name, size, CRC, type, times, op, version) is written to a temporary file
+and renamed over ``<id>.json`` — that rename is the single commit point.
+Readers therefore always see a complete, consistent (metadata, value) pair,
+also while a value is being overwritten ("force") or written by two
+processes at once; the value file the old metadata named is deleted after
+the switch (a reader that has it memory-mapped keeps its data).
+``contains`` is a single ``stat`` of the metadata.
 
 Reading (``get``): size and CRC are checked against the metadata (the CRC is
 checked once per file version per process, ~9 ms for 36 MB); a mismatch, an
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import secrets
 import threading
 import time
 import warnings
@@ -178,7 +182,15 @@ class DiskStore(Store):
 
     def _paths(self, task_id):
         d = self.objects / task_id[:2]
-        return d, d / (task_id + ".pkl"), d / (task_id + ".json")
+        return d, d / (task_id + ".json")
+
+    @staticmethod
+    def _value_path(d, task_id, meta):
+        """The value file a metadata record names (None if it names none sensibly)."""
+        name = meta.get("file") if meta else None
+        if not isinstance(name, str) or not name.startswith(task_id + ".") or "/" in name or not name.endswith(".pkl"):
+            return None
+        return d / name
 
     def _failure_path(self, task_id):
         return self.failures_dir / task_id[:2] / (task_id + ".json")
@@ -229,29 +241,32 @@ class DiskStore(Store):
 
     # -- the Store interface ---------------------------------------------
     def contains(self, task_id: str) -> bool:
-        return os.path.exists(self._paths(task_id)[2])
+        return os.path.exists(self._paths(task_id)[1])
 
     def meta(self, task_id: str) -> dict | None:
         try:
-            return self._read_json(self._paths(task_id)[2])[0]
+            return self._read_json(self._paths(task_id)[1])[0]
         except (OSError, ValueError):
             return None
 
     def get(self, task_id: str):
-        for _attempt in range(2):
+        for _attempt in range(10):  # retried only when a writer committed meanwhile
             result = self._get_once(task_id)
             if result is not _RETRY:
                 return result
         return MISSING
 
     def _get_once(self, task_id):
-        _d, pkl, js = self._paths(task_id)
+        d, js = self._paths(task_id)
         try:
             meta, raw = self._read_json(js)
         except (OSError, ValueError):
             return self._discard(task_id, js_raw=b"?")
         if meta is None:
             return MISSING
+        pkl = self._value_path(d, task_id, meta)
+        if pkl is None:
+            return self._discard(task_id, js_raw=raw)
         try:
             st = os.stat(pkl)
         except FileNotFoundError:
@@ -267,6 +282,8 @@ class DiskStore(Store):
         if not ok:
             try:
                 crc = _file_crc(pkl)
+            except FileNotFoundError:  # replaced by a writer meanwhile?
+                return self._discard(task_id, js_raw=raw)
             except OSError:
                 return MISSING
             if crc != meta.get("crc32"):
@@ -288,28 +305,39 @@ class DiskStore(Store):
 
     def _discard(self, task_id, js_raw):
         """Remove a corrupt entry, unless a writer replaced it meanwhile (then retry)."""
-        _d, pkl, js = self._paths(task_id)
+        d, js = self._paths(task_id)
         try:
-            _now, now_raw = self._read_json(js)
+            now, now_raw = self._read_json(js)
         except (OSError, ValueError):
-            now_raw = b"?"
+            now, now_raw = None, b"?"
         if now_raw is None:
-            # metadata gone: a writer is mid-commit, or another reader discarded it
-            return MISSING
-        if js_raw is not None and now_raw != js_raw:
-            return _RETRY
+            return MISSING  # already gone (cleared, or discarded by another reader)
+        if now_raw != js_raw:
+            return _RETRY  # a writer committed a new value meanwhile
         self._unlink(js)
-        self._unlink(pkl)
-        with self._verified_lock:
-            self._verified.pop(str(pkl), None)
+        pkl = self._value_path(d, task_id, now)
+        if pkl is not None:
+            victims = [pkl]
+        else:  # unreadable metadata: drop every value file of this id
+            try:
+                victims = [d / n for n in os.listdir(d) if n.startswith(task_id + ".") and n.endswith(".pkl")]
+            except OSError:
+                victims = []
+        for v in victims:
+            self._unlink(v)
+            with self._verified_lock:
+                self._verified.pop(str(v), None)
         return MISSING
 
     def put(self, task_id: str, value, meta: dict | None = None) -> None:
         if not self.writable:
             return
         meta = dict(meta or {})
-        d, pkl, js = self._paths(task_id)
-        tmp = d / f".{task_id}.{os.getpid()}.{threading.get_ident()}.tmp"
+        d, js = self._paths(task_id)
+        tag = secrets.token_hex(6)
+        tmp = d / f".{task_id}.{tag}.tmp"
+        pkl = d / f"{task_id}.{tag}.pkl"
+        committed = False
         try:
             try:
                 f = open(tmp, "wb")
@@ -331,6 +359,7 @@ class DiskStore(Store):
             now = time.time()
             rec = {
                 "id": task_id,
+                "file": pkl.name,
                 "type": _type_name(value),
                 "bytes": size,
                 "crc32": w.crc,
@@ -344,9 +373,17 @@ class DiskStore(Store):
                 rec["describe"] = desc
             for k, v in meta.items():
                 rec.setdefault(k, v)
-            self._unlink(js)  # un-commit any previous entry before replacing its value
             os.replace(tmp, pkl)
-            self._write_json_atomic(js, rec)
+            try:
+                old = self._value_path(d, task_id, self._read_json(js)[0])
+            except (OSError, ValueError):
+                old = None
+            self._write_json_atomic(js, rec)  # the commit point
+            committed = True
+            if old is not None and old != pkl:
+                self._unlink(old)
+                with self._verified_lock:
+                    self._verified.pop(str(old), None)
             with self._verified_lock:
                 try:
                     st = os.stat(pkl)
@@ -356,6 +393,8 @@ class DiskStore(Store):
             self._unlink(self._failure_path(task_id))
         except OSError as e:
             self._unlink(tmp)
+            if not committed:
+                self._unlink(pkl)
             self._not_writable(e)
 
     def put_failure(self, task_id: str, record: dict) -> None:
@@ -409,17 +448,53 @@ class DiskStore(Store):
                 if e.name.endswith(suffix) and not e.name.startswith("."):
                     yield Path(e.path)
 
+    def _shards(self):
+        """Yield (shard path, {task id: meta DirEntry}, {task id: [value DirEntry]})."""
+        try:
+            shards = [e for e in os.scandir(self.objects) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return
+        for shard in shards:
+            metas, values = {}, {}
+            try:
+                entries = list(os.scandir(shard.path))
+            except OSError:
+                continue
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.name.endswith(".json"):
+                    metas[e.name[:-5]] = e
+                elif e.name.endswith(".pkl"):
+                    values.setdefault(e.name.split(".", 1)[0], []).append(e)
+            yield Path(shard.path), metas, values
+
+    def _committed_value(self, shard, task_id, meta_entry, value_entries):
+        """The value DirEntry a committed entry uses (reads the metadata only if ambiguous)."""
+        if len(value_entries) == 1:
+            return value_entries[0]
+        try:
+            meta = self._read_json(meta_entry.path)[0]
+        except (OSError, ValueError):
+            return None
+        name = meta.get("file") if meta else None
+        for e in value_entries:
+            if e.name == name:
+                return e
+        return None
+
     def _entries(self):
         """[(task_id, bytes, last_used)] of committed values."""
         out = []
-        for js in self._scan(self.objects, ".json"):
-            task_id = js.name[:-5]
-            try:
-                last = js.stat().st_mtime
-                size = (js.parent / (task_id + ".pkl")).stat().st_size
-            except OSError:
-                continue
-            out.append((task_id, size, last))
+        for shard, metas, values in self._shards():
+            for task_id, js in metas.items():
+                v = self._committed_value(shard, task_id, js, values.get(task_id, ()))
+                if v is None:
+                    continue
+                try:
+                    out.append((task_id, v.stat().st_size, js.stat().st_mtime))
+                except OSError:
+                    continue
         return out
 
     def info(self) -> dict:
@@ -435,11 +510,17 @@ class DiskStore(Store):
         }
 
     def _remove_entry(self, task_id):
-        _d, pkl, js = self._paths(task_id)
+        d, js = self._paths(task_id)
+        try:
+            meta = self._read_json(js)[0]
+        except (OSError, ValueError):
+            meta = None
         self._unlink(js)
-        self._unlink(pkl)
-        with self._verified_lock:
-            self._verified.pop(str(pkl), None)
+        pkl = self._value_path(d, task_id, meta)
+        if pkl is not None:
+            self._unlink(pkl)
+            with self._verified_lock:
+                self._verified.pop(str(pkl), None)
 
     def clear(self) -> dict:
         """Delete every value and failure record (lock files stay; see ``prune``)."""
@@ -457,25 +538,18 @@ class DiskStore(Store):
     def _remove_stale_temps(self, max_age=3600.0):
         """Temporary files of crashed writers, and values without metadata."""
         now = time.time()
-        try:
-            shards = list(os.scandir(self.objects))
-        except OSError:
-            return 0
         n = 0
-        for shard in shards:
-            if not shard.is_dir(follow_symlinks=False):
-                continue
+        for shard, metas, values in self._shards():
+            orphans = []
             try:
-                entries = list(os.scandir(shard.path))
+                orphans += [e for e in os.scandir(shard) if e.name.endswith(".tmp")]
             except OSError:
-                continue
-            names = {e.name for e in entries}
-            for e in entries:
-                orphan = e.name.endswith(".tmp") or (
-                    e.name.endswith(".pkl") and e.name[:-4] + ".json" not in names
-                )
-                if not orphan:
-                    continue
+                pass
+            for task_id, entries in values.items():
+                js = metas.get(task_id)
+                used = self._committed_value(shard, task_id, js, entries) if js is not None else None
+                orphans += [e for e in entries if used is None or e.name != used.name]
+            for e in orphans:
                 try:
                     if max_age is not None and now - e.stat().st_mtime < max_age:
                         continue  # maybe a writer at work
