@@ -121,7 +121,7 @@ class Engine:
         self._executor = executor
         self.memory = LRU(memory_bytes)
         self._inflight: dict = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # done-callbacks may run while it is held
 
     @property
     def executor(self):

@@ -1,0 +1,201 @@
+"""Command line: ``voxlogica run FILE``, ``voxlogica primitives``, ``voxlogica cache …``,
+``voxlogica demo NAME``.
+
+Exit codes: 0 ok, 1 a task failed, 2 a syntax or static error (or bad usage).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .engine.events import TextProgress, format_value
+from .errors import VoxLogicaError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="voxlogica", description="Run ImgQL (VoxLogicA) programs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a program file")
+    p.add_argument("file")
+    p.add_argument("--jobs", type=int, default=None, help="worker threads (default: CPU count)")
+    p.add_argument("--no-cache", action="store_true", help="compute everything, store nothing")
+    p.add_argument("--force", action="store_true", help="recompute the printed/saved values and overwrite them")
+    p.add_argument("--cache-dir", default=None, help="store folder (default $VOXLOGICA_CACHE_DIR or ~/.cache/voxlogica_nb)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds to wait for a task another process runs")
+    p.add_argument("--graph", default=None, help="write the task graph to a .dot or .json file")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+
+    p = sub.add_parser("primitives", help="list builtins with signatures")
+    p.add_argument("namespace", nargs="?", default=None, help="e.g. simpleitk")
+
+    p = sub.add_parser("cache", help="inspect or manage the store")
+    p.add_argument("action", choices=["info", "clear", "prune", "failures", "running", "sweep"])
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--max-bytes", default=None, help="prune to this size (e.g. 500M, 2G)")
+    p.add_argument("--older-than", type=float, default=None, help="prune entries unused for this many days")
+
+    p = sub.add_parser("demo", help="write synthetic input and an example program into a folder, then run it")
+    p.add_argument("name", help="example name (see `voxlogica demo list`)")
+    p.add_argument("--dir", default=None, help="folder to write into (default: ./voxlogica-demo-NAME)")
+
+    args = parser.parse_args(argv)
+    handler = {"run": cmd_run, "primitives": cmd_primitives, "cache": cmd_cache, "demo": cmd_demo}
+    return handler[args.command](args)
+
+
+def cmd_run(args) -> int:
+    try:
+        with open(args.file, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        print(f"voxlogica: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return run_text(text, args.file, args)
+
+
+def run_text(text, source, args) -> int:
+    from . import Session
+
+    session = Session(cache_dir=args.cache_dir, jobs=args.jobs, no_cache=args.no_cache)
+    try:
+        reduced = session.reduce(text, source)
+    except VoxLogicaError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    if args.graph:
+        write_graph(args.graph, [e.task for e in reduced.effects])
+    observers = [] if args.quiet else [TextProgress(sys.stderr)]
+
+    def show(ev):
+        if ev.kind == "print":
+            print(f"{ev.data['label']}={format_value(ev.data['value'])}", flush=True)
+
+    try:
+        outcome = session.engine.run(reduced.effects, session.table, session._index, [show, *observers],
+                                     force=args.force, no_cache=args.no_cache, timeout=args.timeout)
+    except KeyboardInterrupt:
+        print("voxlogica: interrupted", file=sys.stderr)
+        return 130
+    for f in outcome.failures:
+        print(f"{f}", file=sys.stderr)
+    for e, f in outcome.effect_failures:
+        if f not in outcome.failures:
+            print(f"{e.pos}: {e.kind} {e.target!r} not done: {f}", file=sys.stderr)
+    return 1 if outcome.failures else 0
+
+
+def write_graph(path, roots):
+    """The tasks reachable from ``roots`` as Graphviz dot or JSON."""
+    nodes, stack, seen = [], list(roots), set()
+    while stack:
+        t = stack.pop()
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        nodes.append(t)
+        stack.extend(t.args)
+        if t.body is not None:
+            stack.append(t.body)
+    if path.endswith(".json"):
+        data = [{"id": t.id, "op": t.op, "version": t.version, "type": str(t.type),
+                 "args": [a.id for a in t.args], "body": t.body.id if t.body is not None else None,
+                 "value": t.value if t.kind == "const" else None,
+                 "position": str(t.pos) if t.pos else None} for t in nodes]
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("digraph tasks {\n  rankdir=BT;\n")
+        for t in nodes:
+            label = repr(t.value) if t.kind == "const" else t.op
+            f.write(f'  "{t.id[:12]}" [label={json.dumps(label)}];\n')
+            for a in t.args:
+                f.write(f'  "{a.id[:12]}" -> "{t.id[:12]}";\n')
+            if t.body is not None:
+                f.write(f'  "{t.body.id[:12]}" -> "{t.id[:12]}" [style=dashed];\n')
+        f.write("}\n")
+
+
+def cmd_primitives(args) -> int:
+    from .primitives import REGISTRY
+
+    for prim in REGISTRY.all():
+        if args.namespace is not None and prim.namespace != args.namespace:
+            continue
+        if args.namespace is None and prim.namespace:
+            continue
+        sigs = " | ".join(str(s) for s in prim.signatures)
+        print(f"{prim.name}  {sigs}  v{prim.version}" + (f"  — {prim.summary}" if prim.summary else ""))
+    if args.namespace is None:
+        print("(namespaces: simpleitk — list with `voxlogica primitives simpleitk`)")
+    return 0
+
+
+def _size(text):
+    if text is None:
+        return None
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().rstrip("B")
+    if t and t[-1] in units:
+        return int(float(t[:-1]) * units[t[-1]])
+    return int(t)
+
+
+def cmd_cache(args) -> int:
+    from .engine.session import open_store
+
+    store = open_store(args.cache_dir)
+    if not hasattr(store, "info"):
+        print("voxlogica: no persistent store available", file=sys.stderr)
+        return 2
+    if args.action == "info":
+        for k, v in store.info().items():
+            print(f"{k}: {v}")
+    elif args.action == "clear":
+        store.clear()
+        print("cleared")
+    elif args.action == "prune":
+        days = args.older_than
+        out = store.prune(max_bytes=_size(args.max_bytes), older_than_seconds=days * 86400 if days else None)
+        print(out)
+    elif args.action == "failures":
+        for rec in store.failures():
+            print(f"{rec.get('position', '?')}: {rec.get('op')} v{rec.get('version')}: {rec.get('message')}")
+    elif args.action == "running":
+        for rec in store.claims.running():
+            print(f"{rec.get('op')} on {rec.get('host')} pid {rec.get('pid')} since {rec.get('start_time', rec.get('started'))}")
+    elif args.action == "sweep":
+        cleared = store.claims.sweep()
+        print(f"cleared {len(cleared)} dangling claim(s)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from . import data
+
+    if args.name == "list":
+        print("\n".join(data.DEMOS))
+        return 0
+    if args.name not in data.DEMOS:
+        print(f"voxlogica: unknown demo {args.name!r} (known: {', '.join(data.DEMOS)})", file=sys.stderr)
+        return 2
+    folder = args.dir or f"voxlogica-demo-{args.name}"
+    program = data.write_demo(args.name, folder)
+    print(f"wrote {folder}/ ; running {os.path.basename(program)}", file=sys.stderr)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        with open(os.path.basename(program), encoding="utf-8") as f:
+            text = f.read()
+        ns = argparse.Namespace(cache_dir=None, jobs=None, no_cache=False, force=False, timeout=None,
+                                graph=None, quiet=False)
+        return run_text(text, os.path.basename(program), ns)
+    finally:
+        os.chdir(cwd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
