@@ -430,7 +430,12 @@ def make_function(name: str, protos: list[Proto]):
         except RuntimeError as exc:
             from .io import sitk_message
 
-            raise PrimitiveError(f"{qualified}: {sitk_message(exc)}") from None
+            msg = sitk_message(exc)
+            if "convert vector" in msg:
+                lengths = [len(a) for p, a in zip(proto.params, args)
+                           if p.kind == "vector" and isinstance(a, (list, tuple))]
+                msg += f" (vector arguments need one value per image axis, {dim} here; got {lengths})"
+            raise PrimitiveError(f"{qualified}: {msg}") from None
         except (TypeError, ValueError, NotImplementedError) as exc:
             msg = " ".join(str(exc).split())
             raise PrimitiveError(f"{qualified}: SimpleITK refused the arguments ({msg[:300]})") from None
