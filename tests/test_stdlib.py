@@ -302,3 +302,16 @@ def test_user_let_shadows_stdlib(images):
     assert (arr(r["t"]) == (a & b)).all()
     # grow was defined with the stdlib's touch (lexical scope)
     assert (arr(r["g"]) == (a | touch(b, a))).all()
+
+
+def test_every_documented_name_is_defined():
+    from voxlogica_nb.language.reducer import Reducer
+    from voxlogica_nb.primitives import REGISTRY
+
+    names = set(Reducer(REGISTRY).globals)
+    documented = {"&", "|", "!", "~>", "N", "I", "B+", "\\", "mayReach", "touch", "T", "grow", "surrounded", "S",
+                  ".<", ".>", "<.", "<=.", ">.", ">=.", "=.", ".*", ".+", "pdt", "distgeq", "distleq",
+                  "smoothen", "~", "booleanToNumber", "norm", "ifB", "ifN", "emptyB", "nemptyB", "xor", "eqB",
+                  "neqB", "leqB", "overlayB", "overlayColor", "divZ", "erode", "dilate", "imopen", "imclose",
+                  "maskCC", "minCC", "maxCC", "collect"}
+    assert documented <= names, documented - names
