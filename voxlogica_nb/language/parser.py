@@ -296,8 +296,8 @@ class _Parser:
         if t.kind == "kw" and t.text in ("true", "false"):
             self.advance()
             return Bool(t.text == "true", self.pos(t))
-        if t.kind == "name":
-            self.advance()
+        if t.kind == "name" or (t.kind == "kw" and t.text == "load" and self.peek().kind == "("):
+            self.advance()  # `load(path)` is also an expression
             args = self.arguments("(", ")") if self.at("(") else None
             return Call(t.text, args, self.pos(t))
         if self.is_op_call():

@@ -93,8 +93,10 @@ class Reducer:
         self.base: Task | None = None
         self.imported: set[str] = set()
         self.memo: dict = {}
+        self._resolved: dict = {}  # (primitive, argument types) -> (result type, fn, cost)
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
+        self.library_sources: set[str] = set()
         self._index = registry.lookup("index")
         self._load = registry.lookup("load")
         self.check_names = True
@@ -180,6 +182,7 @@ class Reducer:
         text = path.read_text(encoding="utf-8")
         source = path.name
         self.sources[source] = text
+        self.library_sources.add(source)
         program = parse(text, source)
         for cmd in program.commands:
             if not isinstance(cmd, (Let, Import)):
@@ -245,7 +248,7 @@ class Reducer:
         done = self.memo.get(key)
         if done is not None:
             return done
-        user_site = not self.sites and node.pos.source not in self._library_sources()
+        user_site = not self.sites and node.pos.source not in self.library_sources
         if user_site:
             self.sites.append(node.pos)
         try:
@@ -257,6 +260,13 @@ class Reducer:
         return result
 
     def apply(self, prim, args: list[Task], pos: Pos, written: str) -> Task:
+        key = (prim, tuple(a.type for a in args))
+        resolved = self._resolved.get(key)
+        if resolved is not None:
+            result, fn, cost, with_base = resolved
+            if with_base:
+                args = args + [self.base]
+            return self.table.apply(prim, args, result, fn, cost, self.where(pos))
         sigs = prim.signatures
         n = given = len(args)
         if prim.base and not any(len(s.params) == n for s in sigs) and any(len(s.params) == n + 1 for s in sigs):
@@ -270,7 +280,7 @@ class Reducer:
             want = " or ".join(str(a) for a in arities)
             s = "" if arities == [1] else "s"
             self.error(f"`{written}` takes {want} argument{s}, got {given}", pos)
-        arg_types = [a.type for a in args]
+        arg_types = tuple(a.type for a in args)
         result = T.resolve(sigs, arg_types)
         if result is None:
             got = ", ".join(T.describe(t) for t in arg_types)
@@ -278,6 +288,8 @@ class Reducer:
                                  for s in sigs if len(s.params) == n)
             self.error(f"type error: `{written}` expects {expected}, got ({got})", pos)
         fn, cost = self.overload(prim, arg_types)
+        if given == n:  # calls that take the base image are resolved each time
+            self._resolved[key] = (result, fn, cost, False)
         return self.table.apply(prim, args, result, fn, cost, self.where(pos))
 
     @staticmethod
@@ -317,12 +329,9 @@ class Reducer:
     def where(self, pos: Pos) -> Pos:
         """Where to report a task: its own text if the user wrote it, else
         the user's call that expanded library code."""
-        if self.sites and pos.source in self._library_sources():
+        if self.sites and pos.source in self.library_sources:
             return self.sites[0]
         return pos
-
-    def _library_sources(self):
-        return {STDLIB, "RegionCalculus.imgql"} | {s for s in self.sources if s.endswith(".imgql")}
 
     def error(self, message, pos: Pos, hint=""):
         if self.sites and pos.source != self.sites[0].source:

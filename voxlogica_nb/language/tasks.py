@@ -91,6 +91,8 @@ class TaskTable:
 
     def __init__(self):
         self.tasks: dict[str, Task] = {}
+        self._applied: dict[tuple, Task] = {}  # (op, version, *arg ids) -> task
+        self._consts: dict[tuple, Task] = {}  # (type name, value) -> task
 
     def __len__(self):
         return len(self.tasks)
@@ -102,10 +104,15 @@ class TaskTable:
         tname, typ = CONST_TYPES[type(value)]
         if typ is NUM:
             value = float(value)
+        key = (tname, value.hex() if typ is NUM else value)  # keeps -0.0 apart from 0.0
+        t = self._consts.get(key)
+        if t is not None:
+            return t
         tid = task_id({"const": value, "type": tname})
         t = self.tasks.get(tid)
         if t is None:
             t = self.tasks[tid] = Task(tid, "const", typ, value=value, pos=pos)
+        self._consts[key] = t
         return t
 
     def param(self, level: int, typ: Type) -> Task:
@@ -120,6 +127,11 @@ class TaskTable:
         ids = [a.id for a in args]
         if prim.commutative:
             ids.sort()
+        if prim.fingerprint is None:  # skip hashing when this application was seen
+            key = (prim.name, prim.version, *ids)
+            t = self._applied.get(key)
+            if t is not None:
+                return t
         obj = {"op": prim.name, "v": prim.version, "args": ids}
         volatile = any(a.volatile for a in args)
         fp = None
@@ -142,6 +154,8 @@ class TaskTable:
                 params |= a.params
             t = self.tasks[tid] = Task(tid, "apply", typ, tuple(args), prim=prim, fn=fn, cost=cost,
                                        pos=pos, params=params, volatile=volatile, fp=fp)
+        if fp is None and not volatile:
+            self._applied[(prim.name, prim.version, *ids)] = t
         return t
 
     def for_(self, seq: Task, body: Task, level: int, pos=None) -> Task:
