@@ -31,11 +31,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("primitives", help="list builtins with signatures")
     p.add_argument("namespace", nargs="?", default=None, help="e.g. simpleitk")
 
-    p = sub.add_parser("cache", help="inspect or manage the store")
-    p.add_argument("action", choices=["info", "clear", "prune", "failures", "running", "sweep"])
+    p = sub.add_parser("cache", help="inspect or manage the store",
+                       description="info | clear | prune [SIZE] [--older-than AGE] | failures [N] | running | sweep")
+    p.add_argument("words", nargs=argparse.REMAINDER, help="e.g. info, prune 2G, prune --older-than 7d")
     p.add_argument("--cache-dir", default=None)
-    p.add_argument("--max-bytes", default=None, help="prune to this size (e.g. 500M, 2G)")
-    p.add_argument("--older-than", type=float, default=None, help="prune entries unused for this many days")
 
     p = sub.add_parser("demo", help="write synthetic input and an example program into a folder, then run it")
     p.add_argument("name", help="example name (see `voxlogica demo list`)")
@@ -134,42 +133,15 @@ def cmd_primitives(args) -> int:
     return 0
 
 
-def _size(text):
-    if text is None:
-        return None
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    t = text.strip().upper().rstrip("B")
-    if t and t[-1] in units:
-        return int(float(t[:-1]) * units[t[-1]])
-    return int(t)
-
-
 def cmd_cache(args) -> int:
-    from .engine.session import open_store
+    from .engine.cache_admin import cache_command
+    from .engine.diskstore import DiskStore
 
-    store = open_store(args.cache_dir)
-    if not hasattr(store, "info"):
-        print("voxlogica: no persistent store available", file=sys.stderr)
+    try:
+        print(cache_command(DiskStore(args.cache_dir), args.words))
+    except ValueError as exc:
+        print(f"voxlogica cache: {exc}", file=sys.stderr)
         return 2
-    if args.action == "info":
-        for k, v in store.info().items():
-            print(f"{k}: {v}")
-    elif args.action == "clear":
-        store.clear()
-        print("cleared")
-    elif args.action == "prune":
-        days = args.older_than
-        out = store.prune(max_bytes=_size(args.max_bytes), older_than_seconds=days * 86400 if days else None)
-        print(out)
-    elif args.action == "failures":
-        for rec in store.failures():
-            print(f"{rec.get('position', '?')}: {rec.get('op')} v{rec.get('version')}: {rec.get('message')}")
-    elif args.action == "running":
-        for rec in store.claims.running():
-            print(f"{rec.get('op')} on {rec.get('host')} pid {rec.get('pid')} since {rec.get('start_time', rec.get('started'))}")
-    elif args.action == "sweep":
-        cleared = store.claims.sweep()
-        print(f"cleared {len(cleared)} dangling claim(s)")
     return 0
 
 

@@ -673,11 +673,11 @@ class ClaimTable:
             except OSError:
                 pass
 
-    def __del__(self):
+    def __del__(self, _close=os.close):  # os may be gone at interpreter exit
         fd, self._inuse_fd = getattr(self, "_inuse_fd", None), None
         if fd is not None:
             try:
-                os.close(fd)
+                _close(fd)
             except OSError:
                 pass
 

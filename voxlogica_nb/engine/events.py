@@ -13,6 +13,8 @@ observer may update a display directly. Kinds:
 ``print``   a ``print`` effect ran (``data = {"label", "value"}``)
 ``save``    a ``save`` effect wrote a file (``data = {"path"}``)
 ``finish``  the run ended (``data = {"stats", "seconds"}``)
+``dangling`` claims of dead processes were cleared when the engine started
+            (``data = {"cleared": [records], "text": one-line summary}``)
 """
 from __future__ import annotations
 
@@ -55,7 +57,9 @@ class TextProgress:
 
     def __call__(self, ev: Event):
         k = ev.kind
-        if k == "plan":
+        if k == "dangling":
+            self.stream.write(ev.data["text"] + "\n")
+        elif k == "plan":
             self.total += ev.data.get("compute", 0)
         elif k == "done":
             self.done += 1

@@ -33,6 +33,8 @@ from .events import Event
 from .executors import ThreadExecutor
 from .memory import LRU
 from .memory import MISSING as NOT_IN_MEMORY
+from .cache_admin import summarize_cleared
+from .claims import CancelEvent
 from .store import MISSING, MemoryStore, NullStore
 
 PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
@@ -90,7 +92,7 @@ class Options:
     force: bool = False
     no_cache: bool = False
     timeout: float | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=CancelEvent)
 
 
 @dataclass
@@ -122,6 +124,10 @@ class Engine:
         self.memory = LRU(memory_bytes)
         self._inflight: dict = {}
         self._lock = threading.RLock()  # done-callbacks may run while it is held
+        # Claims left by dead processes (a crashed or restarted kernel) are
+        # cleared once, when the engine starts; the first run reports them.
+        claims = getattr(self.store, "claims", None)
+        self.dangling = claims.sweep() if claims is not None else []
 
     @property
     def executor(self):
@@ -227,6 +233,7 @@ class _Run:
         self.refs: dict = {}
         self.failures: dict = {}
         self.gathers: dict = {}
+        self.linked: set = set()  # tasks that hold references on their arguments
         self.futures: dict = {}
         self.ready: deque = deque()
         self.todo: list = []
@@ -298,6 +305,7 @@ class _Run:
         """Link every newly met task to its arguments."""
         while self.todo:
             t = self.todo.pop()
+            self.linked.add(t.id)
             args = t.args if t.kind != "for" or t.id not in self.gathers else self.gathers[t.id]
             n = 0
             upstream = None
@@ -307,7 +315,7 @@ class _Run:
                     continue
                 seen.add(a.id)
                 self.visit(a)
-                self.dependents.setdefault(a.id, []).append(t)
+                self.dependents.setdefault(a.id, set()).add(t)
                 self.refs[a.id] = self.refs.get(a.id, 0) + 1
                 s = self.state[a.id]
                 if s == FAILED:
@@ -329,6 +337,9 @@ class _Run:
     # -- running ---------------------------------------------------------------
     def execute(self) -> Outcome:
         t0 = time.perf_counter()
+        if self.engine.dangling:
+            cleared, self.engine.dangling = self.engine.dangling, []
+            self.emit("dangling", cleared=cleared, text=summarize_cleared(cleared))
         self.plan([e.task for e in self.effects])
         self.emit("plan", compute=self.planned_heavy, stored=self.planned_stored)
         self.next_effect = 0
@@ -359,6 +370,9 @@ class _Run:
         self.opts.cancel.set()
         for fut in self.futures.values():
             fut.cancel()
+        claims = getattr(self.store, "claims", None)
+        if claims is not None:  # leave nothing marked running
+            claims.release_all()
 
     def start(self, t):
         tid = t.id
@@ -495,6 +509,8 @@ class _Run:
                     self.ready.append(d)
 
     def release_args(self, t):
+        if t.id not in self.linked:  # loaded, not computed: it holds no references
+            return
         args = self.gathers.get(t.id, ()) if t.kind == "for" else t.args
         for aid in {a.id for a in args}:
             left = self.refs.get(aid, 0) - 1

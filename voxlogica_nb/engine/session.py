@@ -14,34 +14,21 @@ from ..language.tasks import Task
 from ..primitives import REGISTRY
 from .result import Result
 from .scheduler import Engine, TaskFailed
-from .store import MemoryStore, NullStore
+from .diskstore import DiskStore, default_root
+from .store import NullStore
 
 _engines: dict = {}
 _engines_lock = threading.Lock()
 
 
-def default_cache_dir() -> str:
-    """``$VOXLOGICA_CACHE_DIR``, else ``$XDG_CACHE_HOME/voxlogica_nb``, else
-    ``~/.cache/voxlogica_nb``."""
-    env = os.environ.get("VOXLOGICA_CACHE_DIR")
-    if env:
-        return env
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(xdg, "voxlogica_nb")
-
-
 def open_store(cache_dir=None):
     """The persistent store at ``cache_dir`` (default location if None)."""
-    try:
-        from .diskstore import DiskStore
-    except ImportError:  # no persistent store available: keep values in memory
-        return MemoryStore()
-    return DiskStore(cache_dir or default_cache_dir())
+    return DiskStore(cache_dir)
 
 
 def get_engine(cache_dir=None, jobs=None) -> Engine:
     """The process's engine for this cache folder (created on first use)."""
-    key = (os.path.abspath(cache_dir or default_cache_dir()), jobs)
+    key = (os.path.abspath(cache_dir or default_root()), jobs)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
@@ -110,4 +97,4 @@ class Session:
             raise TypeError(f"cannot bind a {type(value).__name__} (numbers, booleans and strings)")
 
 
-__all__ = ["Session", "Engine", "TaskFailed", "get_engine", "default_cache_dir", "open_store"]
+__all__ = ["Session", "Engine", "TaskFailed", "get_engine", "open_store"]

@@ -28,6 +28,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import PrimitiveError
 from ..language.types import Signature, accepts, describe, parse_signature, value_type
 
 COSTS = ("cheap", "heavy")
@@ -88,7 +89,7 @@ class Primitive:
                 if all(accepts(p, t, binding) for p, t in zip(o.signature.params, types)):
                     return o.fn
         got = ", ".join(describe(t) for t in types)
-        raise TypeError(f"`{self.name}` cannot take ({got})")
+        raise PrimitiveError(f"`{self.name}` cannot take ({got})")
 
     def __repr__(self) -> str:
         return f"<primitive {self.name} v{self.version}>"
