@@ -70,8 +70,9 @@ class TextProgress:
         elif k == "wait":
             self.waiting += 1
         elif k == "finish":
-            if self.shown:
-                self.stream.write("\r" + self.line() + "\n")
+            if self.total or self.loaded or self.failed:
+                self.stream.write(("\r" if self.shown else "") + self.line()
+                                  + f" in {ev.data.get('seconds', 0.0):.2f} s\n")
                 self.stream.flush()
             return
         now = time.monotonic()

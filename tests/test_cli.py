@@ -1,0 +1,64 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from voxlogica_nb.cli import main
+
+
+def run_cli(tmp_path, text, *options, capsys):
+    prog = tmp_path / "prog.imgql"
+    prog.write_text(text)
+    code = main(["run", str(prog), "--quiet", *options])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_prints_label_value_lines(tmp_path, capsys):
+    code, out, err = run_cli(tmp_path, 'print "a" 1 + 2\nprint "t" true\nprint "s" "hi"\n'
+                             'print "l" for i in range(0,2) do i', capsys=capsys)
+    assert code == 0
+    assert out.splitlines() == ["a=3.0", "t=true", "s=hi", "l=[0.0, 1.0]"]
+
+
+def test_static_error_exits_2_and_runs_nothing(tmp_path, capsys):
+    code, out, err = run_cli(tmp_path, 'print "ok" 1\nprint "x" foo(1)', capsys=capsys)
+    assert code == 2
+    assert out == ""
+    assert "prog.imgql:2:11: unknown name `foo`" in err
+    assert err.splitlines()[-1].strip() == "^"
+
+
+def test_task_failure_exits_1_and_other_goals_print(tmp_path, capsys):
+    code, out, err = run_cli(tmp_path, 'print "bad" index(range(0,3), 5)\nprint "ok" 2', capsys=capsys)
+    assert code == 1
+    assert out.splitlines() == ["ok=2.0"]
+    assert "1:13" in err and "index" in err and "out of range" in err
+
+
+def test_graph_output(tmp_path, capsys):
+    graph = tmp_path / "g.json"
+    code, out, err = run_cli(tmp_path, 'let x = 1 + 2\nprint "a" x * x', "--graph", str(graph), capsys=capsys)
+    assert code == 0
+    nodes = json.loads(graph.read_text())
+    ops = sorted(n["op"] for n in nodes)
+    assert ops == ["*", "+", "const", "const"]
+    dot = tmp_path / "g.dot"
+    run_cli(tmp_path, 'print "a" 1 + 2', "--graph", str(dot), capsys=capsys)
+    assert dot.read_text().startswith("digraph")
+
+
+def test_primitives_listing(capsys):
+    assert main(["primitives"]) == 0
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if l.startswith("range "))
+    assert "(num, num) -> seq[num]" in line and "v1" in line
+
+
+def test_console_script_entry_point(tmp_path):
+    prog = tmp_path / "p.imgql"
+    prog.write_text('print "a" 40 + 2')
+    done = subprocess.run([sys.executable, "-m", "voxlogica_nb.cli", "run", str(prog)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "a=42.0\n"
