@@ -127,7 +127,8 @@ def test_simpleitk_runtime_error_is_reported(in_tmp):
 def test_load_missing_file_fails_at_run_time(in_tmp):
     r = vl.run('load scan = "missing.nii.gz"\nprint "v" volume(scan >. 0)', no_cache=True)
     assert not r.ok
-    assert "load: no such file 'missing.nii.gz'" in str(r.failures[0])
+    assert r.failures[0].op == "load"
+    assert "no such file 'missing.nii.gz'" in str(r.failures[0])
 
 
 def test_changed_input_file_is_not_served_stale(in_tmp, tmp_path_factory):

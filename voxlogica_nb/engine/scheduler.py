@@ -67,12 +67,18 @@ class Failure:
     def col(self):
         return self.pos.col if self.pos else 0
 
+    @property
+    def reason(self) -> str:
+        """The message without a leading "op: " that would repeat the operator."""
+        prefix = f"{self.op}: "
+        return self.message[len(prefix):] if self.message.startswith(prefix) else self.message
+
     def __str__(self):
         place = str(self.pos) if self.pos else "?"
         if self.root is not None:
             r = self.root
-            return f"{place}: upstream failed: `{r.op}` at {r.pos or '?'}: {r.message}"
-        return f"{place}: `{self.op}` failed: {self.message}"
+            return f"{place}: upstream failed: `{r.op}` at {r.pos or '?'}: {r.reason}"
+        return f"{place}: `{self.op}` failed: {self.reason}"
 
     def __repr__(self):
         return f"<Failure {self}>"
