@@ -9,7 +9,10 @@ from scipy import ndimage as ndi
 import voxlogica_nb as vl
 from voxlogica_nb import data
 
-REAL = "/work/shared/data"  # optional real images (tests skip when absent)
+# Optional real images: a `shared/data` folder beside the repository, or
+# $VOXLOGICA_SAMPLE_DATA; the tests that use them skip when it is absent.
+REAL = os.environ.get("VOXLOGICA_SAMPLE_DATA") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "shared", "data")
 
 
 def run_file(path):
