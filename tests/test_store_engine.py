@@ -1,0 +1,387 @@
+"""The joblib store and cross-process coordination, end to end.
+
+Real processes sharing one real cache folder: each program runs in a fresh
+Python process (``tests/_storeprims.py``), whose primitives log every
+execution to a shared file, so the tests count what ran where.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import _storeprims
+import voxlogica_nb as vx
+from _storeprims import executions
+from voxlogica_nb.engine.diskstore import DiskStore
+from voxlogica_nb.image import Image
+
+HELPER = str(Path(__file__).with_name("_storeprims.py"))
+
+# a small DAG of five slow tasks: a, b, c in parallel, then d and e
+DAG = """
+let a = slowop(1)
+let b = slowop(10)
+let c = slowop(100)
+let d = slowop(a + b)
+let e = slowop(b + c)
+print "d" d
+print "r" d + e
+"""
+DAG_PRINTED = {"d": "14.0", "r": "127.0"}
+DAG_ARGS = ["1", "10", "100", "13", "112"]
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = dict(os.environ)
+    e["VXT_LOG"] = str(tmp_path / "exec.log")
+    e["VXT_SLEEP"] = "0.3"
+    e["VXT_MARKER"] = str(tmp_path / "flaky.marker")
+    e["VOXLOGICA_CACHE_DIR"] = str(tmp_path / "cache")
+    e.pop("PYTHONWARNINGS", None)
+    return e
+
+
+class Procs:
+    """Subprocesses started by a test; every one is killed at the end."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, env, opts=None, *, python_args=(), **kw):
+        p = subprocess.Popen([sys.executable, *python_args, HELPER, json.dumps(opts or kw)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p
+
+    def kill_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            for s in (p.stdout, p.stderr):
+                if s is not None:
+                    s.close()
+
+
+@pytest.fixture
+def procs():
+    ps = Procs()
+    try:
+        yield ps
+    finally:
+        ps.kill_all()
+
+
+def finish(p, timeout=30):
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1]), err
+
+
+def run_fresh(procs, env, timeout=30, python_args=(), **kw):
+    """Run a program in a new process; return (result dict, stderr)."""
+    return finish(procs.start(env, python_args=python_args, **kw), timeout)
+
+
+def wait_for_line(path, what, op, n=1, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = executions(path, op, what)
+        if len(found) >= n:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"no {what!r} line for {op} in {path} after {timeout} s")
+
+
+def store_entries(cache, op):
+    """[(task id, metadata)] of committed values of ``op`` in the store at ``cache``."""
+    s = DiskStore(cache)
+    out = []
+    for js in s.objects.glob("*/*.json"):
+        meta = json.loads(js.read_bytes())
+        if meta.get("op") == op:
+            out.append((js.name[:-5], meta))
+    return out
+
+
+def snapshot(folder):
+    out = {}
+    for root, _dirs, files in os.walk(folder):
+        for f in files:
+            st = os.stat(os.path.join(root, f))
+            out[os.path.join(root, f)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+# -- 1. two processes, one computation per task ----------------------------------
+
+def test_two_processes_same_program_compute_each_task_once(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    barrier = [str(tmp_path / "barrier"), 2]
+    p1 = procs.start(env, program=DAG, cache_dir=cache, jobs=4, barrier=barrier)
+    p2 = procs.start(env, program=DAG, cache_dir=cache, jobs=4, barrier=barrier)
+    r1, _ = finish(p1)
+    r2, _ = finish(p2)
+    assert r1["printed"] == DAG_PRINTED and r2["printed"] == DAG_PRINTED
+    assert r1["failures"] == [] and r2["failures"] == []
+    done = executions(log, "slowop")
+    assert sorted(arg for _op, arg, _pid in done) == sorted(DAG_ARGS)  # each exactly once
+    assert len(executions(log, "slowop", "start")) == len(DAG_ARGS)  # nobody started a duplicate
+    # they really ran at the same time: one of them waited on the other's claims
+    assert r1["stats"]["waited"] + r2["stats"]["waited"] >= 1
+    assert r1["events"].get("wait", 0) + r2["events"].get("wait", 0) >= 1
+
+
+# -- 2. the runner dies, the waiter takes over ---------------------------------------
+
+def test_waiter_takes_over_when_runner_is_killed(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = 'print "v" slowop(7)'
+    runner = procs.start(dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
+    wait_for_line(log, "start", "slowop")
+    waiter = procs.start(dict(env, VXT_SLEEP="0.2"), program=program, cache_dir=cache)
+    wait_for_line(log, "waiting", "slowop")  # blocked on the runner's claim
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    r, _ = finish(waiter)
+    assert r["printed"] == {"v": "8.0"} and r["failures"] == []
+    starts = executions(log, "slowop", "start")
+    done = executions(log, "slowop", "done")
+    assert [pid for *_x, pid in starts] == [runner.pid, waiter.pid]
+    assert [(arg, pid) for _op, arg, pid in done] == [("7", waiter.pid)]
+    assert r["stats"]["computed"] == 1 and r["events"]["wait"] == 1
+    assert DiskStore(cache).running() == []
+
+
+# -- 3. a killed run is finished by the next one, reusing what was committed ----------
+
+def test_killed_run_is_swept_and_finished_without_recomputing(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = 'print "t" slowop(1) + slowop(2) + slowop(3) + slowop(4)'
+    path = tmp_path / "four.imgql"
+    path.write_text(program)
+    # one worker: the tasks run one after the other
+    first = procs.start(dict(env, VXT_SLEEP="0.4"), program=program, cache_dir=cache, jobs=1)
+    starts = wait_for_line(log, "start", "slowop", n=3)  # two committed, the third running
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = executions(log, "slowop", "start")
+    assert len(killed_at) == 3, killed_at
+    committed = {arg for _op, arg, _pid in executions(log, "slowop", "done")}
+    assert len(committed) == 2
+    running_arg = next(arg for _op, arg, _pid in starts if arg not in committed)
+    assert DiskStore(cache).info()["count"] == 2
+
+    # the command line, with the test primitives registered
+    p = procs.start(dict(env, VXT_SLEEP="0.05"),
+                    cli=["run", str(path), "--cache-dir", cache, "--jobs", "1"])
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert out.strip() == "t=14.0"
+    assert "cleared 1 dangling run(s) left by ended processes (slowop)" in err
+    second = [(arg, pid) for _op, arg, pid in executions(log, "slowop", "start") if pid == p.pid]
+    assert sorted(arg for arg, _pid in second) == sorted({"1", "2", "3", "4"} - committed)
+    assert running_arg in {arg for arg, _pid in second}
+    # reported once: the next process finds nothing dangling, and nothing is left running
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["dangling"] == [] and r["printed"] == {"t": "14.0"} and r["stats"]["computed"] == 0
+    assert DiskStore(cache).running() == []
+
+
+def test_dangling_event_reported_through_observers(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = 'print "u" slowop(5)'
+    first = procs.start(dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
+    wait_for_line(log, "start", "slowop")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    r, _ = run_fresh(procs, dict(env, VXT_SLEEP="0.05"), program=program, cache_dir=cache)
+    assert r["dangling"] == ["cleared 1 dangling run(s) left by ended processes (slowop)"]
+    assert r["printed"] == {"u": "6.0"} and r["events"].get("wait", 0) == 0
+
+
+# -- 4. a corrupt value file is detected and recomputed ------------------------------
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "metadata"])
+def test_corrupt_value_file_is_recomputed(tmp_path, env, procs, damage):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = 'print "m" mkimg(3)'
+    expected = {"sum": float(np.arange(256).sum() + 3 * 256), "shape": [16, 16]}
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["printed"] == {"m": expected}
+    [(tid, meta)] = store_entries(cache, "mkimg")
+    store = DiskStore(cache)
+    value_file = store.objects / tid[:2] / meta["file"]
+    size = value_file.stat().st_size
+    assert size == meta["bytes"] and size > 16 * 16 * 4
+    if damage == "truncate":
+        with open(value_file, "r+b") as f:
+            f.truncate(size // 2)
+    elif damage == "garbage":  # same size, other bytes
+        value_file.write_bytes(bytes((i * 7 + 1) % 251 for i in range(size)))
+    else:
+        (store.objects / tid[:2] / (tid + ".json")).write_bytes(b'{"id": "' + tid.encode() + b'", "fi')
+
+    r, err = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["printed"] == {"m": expected} and r["failures"] == [], err
+    assert len(executions(log, "mkimg")) == 2  # recomputed once
+    [(tid2, meta2)] = store_entries(cache, "mkimg")
+    assert tid2 == tid and (store.objects / tid[:2] / meta2["file"]).stat().st_size == meta2["bytes"]
+    assert len(list((store.objects / tid[:2]).glob(tid + ".*.pkl"))) == 1  # the bad file is gone
+    # and the repaired entry serves the next run
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["printed"] == {"m": expected} and len(executions(log, "mkimg")) == 2
+
+
+# -- 5. an unusable cache folder: one warning, correct results ------------------------
+
+def test_unwritable_cache_folder_warns_once_and_runs(tmp_path, env, procs):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a regular file")
+    cache = str(blocker / "cache")  # no one, root included, can create this
+    program = DAG + 'print "m" imgsum(mkimg(1))\nprint "d again" slowop(a + b)\n'
+    r, err = run_fresh(procs, env, python_args=("-W", "always"), program=program, cache_dir=cache,
+                       jobs=4)
+    assert r["printed"] == {**DAG_PRINTED, "m": f"{float(np.arange(256).sum() + 256)!r}",
+                            "d again": "14.0"}
+    assert r["failures"] == []
+    warnings_lines = [line for line in err.splitlines() if "not writable" in line]
+    assert len(warnings_lines) == 1, err
+    assert "voxlogica_nb: cache folder" in warnings_lines[0] and str(blocker) in warnings_lines[0]
+    assert len(executions(env["VXT_LOG"], "slowop")) == len(DAG_ARGS)
+    assert blocker.read_text() == "a regular file"
+
+
+# -- 6. failures are recorded and retried -----------------------------------------
+
+def cache_cli(procs, env, cache, *words):
+    p = procs.start(env, cli=["cache", "--cache-dir", cache, *words])
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    return out
+
+
+def test_failure_is_recorded_listed_and_retried(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = 'print "bad" flaky(21)\nprint "good" slowop(5)'
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["printed"] == {"good": "6.0"}  # the other goal is unaffected
+    assert len(r["failures"]) == 1 and "flaky fails on its first attempt" in r["failures"][0]
+    assert "`flaky` failed" in r["failures"][0]
+    listing = cache_cli(procs, env, cache, "failures")
+    assert "1 failure record(s)" in listing and "flaky" in listing
+    assert "flaky fails on its first attempt" in listing
+
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["printed"] == {"bad": "42.0", "good": "6.0"} and r["failures"] == []
+    assert len(executions(log, "flaky", "start")) == 2  # retried, not served as a result
+    assert len(executions(log, "slowop")) == 1  # the good goal came from the store
+    assert "no failure records" in cache_cli(procs, env, cache, "failures")
+
+
+# -- 7. an edited input file recomputes what depends on it, and only that -------------
+
+def write_nifti(path, arr):
+    from voxlogica_nb.primitives import REGISTRY
+
+    img = Image(np.asarray(arr, dtype=np.float32), "number", spacing=(1.0, 1.0, 2.0))
+    REGISTRY["save"].dispatch([str(path), img])(str(path), img)
+
+
+def test_edited_input_recomputes_only_its_dependents(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    a, b = tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"
+    write_nifti(a, np.ones((4, 6, 8)))
+    write_nifti(b, np.full((4, 6, 8), 2.0))
+    program = (f'load a = "{a}"\nload b = "{b}"\n'
+               'print "sa" imgsum(cntimg(a))\nprint "sb" imgsum(cntimg(b))\n')
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    n = 4 * 6 * 8
+    assert r["printed"] == {"sa": f"{3.0 * n!r}", "sb": f"{5.0 * n!r}"}
+    assert len(executions(log)) == 4
+
+    write_nifti(b, np.full((4, 6, 8), 3.0))  # edit one input
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
+    assert r["printed"] == {"sa": f"{3.0 * n!r}", "sb": f"{7.0 * n!r}"}
+    second = [(op, arg) for op, arg, _pid in executions(log)[4:]]
+    assert sorted(second) == [("cntimg", f"img{3 * n}"), ("imgsum", f"img{7 * n}")]
+
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache)  # nothing changed now
+    assert r["printed"]["sb"] == f"{7.0 * n!r}" and len(executions(log)) == 6
+
+
+# -- 8. a wait with a timeout names the holder -------------------------------------------
+
+def test_wait_timeout_is_a_task_failure_naming_the_holder(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    holder = procs.start(dict(env, VXT_SLEEP="30"), program='print "h" slowop(9)', cache_dir=cache)
+    wait_for_line(log, "start", "slowop")
+    # this process registers the same primitive (same source, same task id)
+    assert vx.REGISTRY.lookup("slowop") is not None and _storeprims.slowop is not None
+    t0 = time.monotonic()
+    r = vx.run('print "h" slowop(9)\nprint "other" 2 + 3', cache_dir=cache, timeout=0.5)
+    elapsed = time.monotonic() - t0
+    assert 0.5 <= elapsed < 5
+    assert r["other"] == 5.0 and "h" not in r
+    assert len(r.failures) == 1
+    f = r.failures[0]
+    assert f.op == "slowop"
+    assert "timed out after 0.5 s" in f.message and f"pid {holder.pid}" in f.message, f.message
+    assert executions(log, "slowop", "start") == [("slowop", "9", holder.pid)]  # not run here
+    assert holder.poll() is None
+    # a timeout is the waiter's failure, not the task's: no failure record
+    assert DiskStore(cache).failures() == []
+
+
+# -- 9. an unchanged program computes nothing and loads only its goals ----------------
+
+def test_rerun_in_fresh_process_loads_only_the_goals(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = DAG + 'print "m" imgsum(mkimg(1))\n'
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache, jobs=4)
+    assert r["stats"]["computed"] > 0
+    before = len(executions(log))
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache, jobs=4)
+    assert r["printed"] == {**DAG_PRINTED, "m": f"{float(np.arange(256).sum() + 256)!r}"}
+    assert r["stats"] == {"computed": 0, "cached": 3, "waited": 0, "failed": 0}
+    assert r["gets"] == 3  # one store read per goal, no intermediate
+    assert len(executions(log)) == before
+
+
+# -- 10. no_cache and force ---------------------------------------------------------------
+
+def test_no_cache_writes_nothing_and_force_recomputes_goals(tmp_path, env, procs):
+    cache, log = tmp_path / "cache", env["VXT_LOG"]
+    program = 'let a = slowop(1)\nlet b = mkimg(a)\nprint "g" slowop(imgsum(b))'
+    goal_arg = f"{float(np.arange(256).sum() + 2 * 256):g}"
+    r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache), no_cache=True)
+    assert r["printed"] == {"g": f"{float(goal_arg) + 1!r}"}
+    assert not cache.exists() or snapshot(cache) == {}  # nothing written at all
+    assert len(executions(log)) == 4
+
+    r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache))
+    assert len(executions(log)) == 8
+    before = snapshot(cache)
+    assert len([p for p in before if p.endswith(".pkl")]) == 4
+
+    r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache), no_cache=True)
+    assert len(executions(log)) == 12  # everything again, fresh
+    assert snapshot(cache) == before  # not a byte (nor a time stamp) changed
+
+    [(goal_id, goal_meta)] = [e for e in store_entries(cache, "slowop")
+                              if DiskStore(cache).get(e[0]) == float(goal_arg) + 1]
+    r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache), force=True)
+    assert r["printed"] == {"g": f"{float(goal_arg) + 1!r}"}
+    assert [(op, arg) for op, arg, _pid in executions(log)[12:]] == [("slowop", goal_arg)]
+    assert r["stats"]["computed"] == 1
+    after = DiskStore(cache).meta(goal_id)
+    assert after["created"] > goal_meta["created"] and after["file"] != goal_meta["file"]
