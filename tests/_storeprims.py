@@ -9,7 +9,7 @@ one program in a fresh process and prints one JSON line with the outcome::
 Every primitive appends lines ``start|done OP ARG PID`` to the file named by
 ``$VXT_LOG`` (one ``write`` per line, ``O_APPEND``), so a test can count
 executions across processes. ``slowop`` sleeps ``$VXT_SLEEP`` seconds
-(default 0.3). ``flaky`` fails while the file ``$VXT_MARKER`` does not
+(default 0.3); ``slowfail`` sleeps as long, then raises. ``flaky`` fails while the file ``$VXT_MARKER`` does not
 exist (and creates it), so it fails once and then succeeds.
 
 Options of the JSON argument: ``program`` (text), ``cache_dir``, ``jobs``,
@@ -67,6 +67,13 @@ def flaky(x):
         raise ValueError("flaky fails on its first attempt")
     log("done", "flaky", tag(x), os.getpid())
     return x * 2
+
+
+@vx.primitive("(num) -> num", name="slowfail")
+def slowfail(x):
+    log("start", "slowfail", tag(x), os.getpid())
+    time.sleep(float(os.environ.get("VXT_SLEEP", "0.3")))
+    raise ValueError(f"slowfail always fails ({tag(x)})")
 
 
 @vx.primitive("(num) -> nimg", name="mkimg")
@@ -168,6 +175,7 @@ def main(argv=None) -> int:
         "printed": {label: _plain(v) for label, v in r.printed},
         "stats": dict(r.stats),
         "failures": [str(f) for f in r.failures],
+        "failure_records": [{"op": f.op, "task_id": f.task_id, "message": f.message} for f in r.failures],
         "dangling": dangling,
         "events": events,
         "gets": len(gets),

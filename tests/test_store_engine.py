@@ -17,9 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import _storeprims
-import voxlogica_nb as vx
-from _storeprims import executions
 from voxlogica_nb.engine.diskstore import DiskStore
 from voxlogica_nb.image import Image
 
@@ -81,15 +78,30 @@ def procs():
         ps.kill_all()
 
 
+def executions(path, op=None, what="done"):
+    """[(op, arg, pid)] of the ``what`` lines (start, done, waiting) in the log."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == what and (op is None or parts[1] == op):
+            out.append((parts[1], parts[2], int(parts[3])))
+    return out
+
+
 def finish(p, timeout=30):
     out, err = p.communicate(timeout=timeout)
     assert p.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1]), err
 
 
-def run_fresh(procs, env, timeout=30, python_args=(), **kw):
+def run_fresh(procs, env, python_args=(), **kw):
     """Run a program in a new process; return (result dict, stderr)."""
-    return finish(procs.start(env, python_args=python_args, **kw), timeout)
+    return finish(procs.start(env, python_args=python_args, **kw))
 
 
 def wait_for_line(path, what, op, n=1, timeout=15):
@@ -159,7 +171,26 @@ def test_waiter_takes_over_when_runner_is_killed(tmp_path, env, procs):
     assert [pid for *_x, pid in starts] == [runner.pid, waiter.pid]
     assert [(arg, pid) for _op, arg, pid in done] == [("7", waiter.pid)]
     assert r["stats"]["computed"] == 1 and r["events"]["wait"] == 1
-    assert DiskStore(cache).running() == []
+    store = DiskStore(cache)
+    assert store.running() == [] and store.failures() == []  # a crash is "not done", not "failed"
+
+
+def test_waiter_reports_the_runners_failure_without_recomputing(tmp_path, env, procs):
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    program = 'print "x" slowfail(4)\nprint "y" 1 + 1'
+    runner = procs.start(dict(env, VXT_SLEEP="1.0"), program=program, cache_dir=cache)
+    wait_for_line(log, "start", "slowfail")
+    waiter = procs.start(env, program=program, cache_dir=cache)
+    wait_for_line(log, "waiting", "slowfail")
+    r1, _ = finish(runner)
+    r2, _ = finish(waiter)
+    assert len(executions(log, "slowfail", "start")) == 1  # the waiter did not run it again
+    for r in (r1, r2):
+        assert r["printed"] == {"y": "2.0"}
+        assert len(r["failures"]) == 1 and "slowfail always fails (4)" in r["failures"][0]
+    assert r2["events"]["wait"] == 1
+    [rec] = DiskStore(cache).failures()
+    assert rec["op"] == "slowfail" and "slowfail always fails (4)" in rec["message"]
 
 
 # -- 3. a killed run is finished by the next one, reusing what was committed ----------
@@ -194,7 +225,7 @@ def test_killed_run_is_swept_and_finished_without_recomputing(tmp_path, env, pro
     # reported once: the next process finds nothing dangling, and nothing is left running
     r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
     assert r["dangling"] == [] and r["printed"] == {"t": "14.0"} and r["stats"]["computed"] == 0
-    assert DiskStore(cache).running() == []
+    assert DiskStore(cache).running() == [] and DiskStore(cache).failures() == []
 
 
 def test_dangling_event_reported_through_observers(tmp_path, env, procs):
@@ -323,20 +354,17 @@ def test_edited_input_recomputes_only_its_dependents(tmp_path, env, procs):
 
 def test_wait_timeout_is_a_task_failure_naming_the_holder(tmp_path, env, procs):
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
-    holder = procs.start(dict(env, VXT_SLEEP="30"), program='print "h" slowop(9)', cache_dir=cache)
+    program = 'print "h" slowop(9)\nprint "other" 2 + 3'
+    holder = procs.start(dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
     wait_for_line(log, "start", "slowop")
-    # this process registers the same primitive (same source, same task id)
-    assert vx.REGISTRY.lookup("slowop") is not None and _storeprims.slowop is not None
-    t0 = time.monotonic()
-    r = vx.run('print "h" slowop(9)\nprint "other" 2 + 3', cache_dir=cache, timeout=0.5)
-    elapsed = time.monotonic() - t0
-    assert 0.5 <= elapsed < 5
-    assert r["other"] == 5.0 and "h" not in r
-    assert len(r.failures) == 1
-    f = r.failures[0]
-    assert f.op == "slowop"
-    assert "timed out after 0.5 s" in f.message and f"pid {holder.pid}" in f.message, f.message
-    assert executions(log, "slowop", "start") == [("slowop", "9", holder.pid)]  # not run here
+    r, _ = run_fresh(procs, env, program=program, cache_dir=cache, timeout=0.5)  # exits normally
+    assert r["printed"] == {"other": "5.0"}
+    [f] = r["failure_records"]
+    assert f["op"] == "slowop" and r["stats"]["failed"] == 1
+    msg = f["message"]
+    assert "timed out after 0.5 s" in msg and f"pid {holder.pid}" in msg, msg
+    assert f["task_id"][:12] in msg and "(slowop)" in msg
+    assert executions(log, "slowop", "start") == [("slowop", "9", holder.pid)]  # not run by the waiter
     assert holder.poll() is None
     # a timeout is the waiter's failure, not the task's: no failure record
     assert DiskStore(cache).failures() == []
