@@ -157,10 +157,16 @@ class Engine:
         return out.values[0]
 
     # -- worker side (runs in executor threads) ----------------------------------
-    def _compute(self, task, args, opts: Options, notify):
-        """Compute (or wait for, or load) one heavy task. Returns (value, how)."""
+    def _compute(self, task, args, opts: Options, notify, goal=False):
+        """Compute (or wait for, or load) one pool task. Returns (value, how).
+
+        Stored tasks (heavy ones and goals) are claimed across processes;
+        once computed, the value is handed to the scheduler (``notify``)
+        before it is committed, so dependents start while the file is
+        written; the claim is released after the commit."""
         store = NullStore() if opts.no_cache else self.store
-        storable = task.prim.pure and not task.volatile and not opts.no_cache
+        reusable = task.prim.pure and not task.volatile and not opts.no_cache
+        storable = reusable and (task.cost == "heavy" or goal)
         claims = getattr(store, "claims", None) if storable else None
         claim = None
         if claims is not None:
@@ -196,7 +202,9 @@ class Engine:
                 raise
             seconds = time.perf_counter() - t0
             if storable:
+                notify(("value", task, value))
                 store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds})
+            if reusable:
                 self.memory.put(task.id, value)
             return value, "computed"
         finally:
@@ -240,6 +248,7 @@ class _Run:
         self.failures: dict = {}
         self.gathers: dict = {}
         self.linked: set = set()  # tasks that hold references on their arguments
+        self.early: set = set()  # completed while their worker still commits them
         self.futures: dict = {}
         self.ready: deque = deque()
         self.todo: list = []
@@ -281,14 +290,14 @@ class _Run:
             raise RuntimeError("a loop variable escaped its loop body")
         force = goal and self.opts.force
         reusable = kind == "apply" and t.prim.pure and not t.volatile and not force
-        if reusable and self.memory is not None and (t.cost == "heavy" or goal):
+        if reusable and self.memory is not None and (t.cost != "cheap" or goal):
             value = self.memory.get(tid)
             if value is not NOT_IN_MEMORY:
                 self.values[tid] = value
                 self.state[tid] = DONE
                 self.stats["cached"] += 1
                 return
-        if reusable and (t.cost == "heavy" or goal):
+        if reusable and (t.cost != "cheap" or goal):
             with self.engine._lock:
                 fut = self.engine._inflight.get(tid)
             if fut is not None:
@@ -296,14 +305,14 @@ class _Run:
                 self.pending[tid] = 0
                 self.ready.append(t)
                 return
-            if self.store.contains(tid):
+            if (t.cost == "heavy" or goal) and self.store.contains(tid):
                 self.state[tid] = READY_LOAD
                 self.pending[tid] = 0
                 self.planned_stored += 1
                 self.ready.append(t)
                 return
         self.state[tid] = PENDING
-        if t.cost == "heavy" and kind == "apply":
+        if t.cost != "cheap" and kind == "apply":
             self.planned_heavy += 1
         self.todo.append(t)
 
@@ -421,7 +430,8 @@ class _Run:
         with engine._lock:
             fut = engine._inflight.get(tid)
             if fut is None:
-                fut = engine.executor.submit(engine._compute, t, args, self.opts, self.completions.put)
+                fut = engine.executor.submit(engine._compute, t, args, self.opts, self.completions.put,
+                                             tid in self.goals)
                 engine._inflight[tid] = fut
                 fut.add_done_callback(lambda f, tid=tid: engine._forget(tid, f))
                 mine = True
@@ -446,10 +456,21 @@ class _Run:
         if kind == "wait":  # a worker is blocked on another process's claim
             self.emit("wait", t)
             return
+        if kind == "value":  # computed; the worker is committing it to the store
+            if self.state.get(t.id) != DONE:
+                self.early.add(t.id)
+                self.stats["computed"] += 1
+                self.emit("done", t)
+                self.complete(t, payload)
+            return
         self.outstanding -= 1
         f = payload
         if kind == "effect":
             self.finish_effect(t, f)
+            return
+        if t.id in self.early:  # the commit finished
+            self.early.discard(t.id)
+            self.futures.pop(t.id, None)
             return
         try:
             result = f.result()

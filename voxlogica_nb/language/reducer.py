@@ -305,7 +305,7 @@ class Reducer:
         if len(matches) == 1 or (matches and all(a not in (T.ANY, T.IMG) for a in arg_types)):
             return matches[0].fn, matches[0].cost
         if matches and all(m.fn is matches[0].fn for m in matches):
-            return matches[0].fn, max((m.cost for m in matches), key=("cheap", "heavy").index)
+            return matches[0].fn, max((m.cost for m in matches), key=("cheap", "light", "heavy").index)
         return None, "heavy"
 
     # -- checks and messages ---------------------------------------------------

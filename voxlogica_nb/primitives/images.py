@@ -16,7 +16,14 @@ import numpy as np
 
 from ..errors import PrimitiveError
 from ..image import Image
-from .registry import primitive
+from .registry import primitive as _register
+
+
+def primitive(name, *signatures, cost="light", **options):
+    """Register an image builtin: voxel-wise work is "light" (recomputing it
+    costs less than storing and reading back its voxels) unless said otherwise."""
+    return _register(name, *signatures, cost=cost, **options)
+
 
 FLT_MAX = np.float32(np.finfo(np.float32).max)
 # ITK's Div functor returns FLT_MAX when the divisor is "almost zero":
@@ -276,13 +283,13 @@ def _extreme(n, name, reduce_, nanreduce, empty):
     return float(m)
 
 
-@primitive("max", "(nimg) -> num")
+@primitive("max", "(nimg) -> num", cost="heavy")
 def max_(n):
     """Largest voxel value of a number image (NaN voxels ignored)."""
     return _extreme(n, "max", np.max, np.max, -FLT_MAX)
 
 
-@primitive("min", "(nimg) -> num")
+@primitive("min", "(nimg) -> num", cost="heavy")
 def min_(n):
     """Smallest voxel value of a number image (NaN voxels ignored)."""
     return _extreme(n, "min", np.min, np.min, FLT_MAX)
@@ -375,7 +382,7 @@ def mask(n, b):
     return n.like(np.where(boolean(b, "mask"), arr, np.float32(0)), "number")
 
 
-@primitive("avg", "(nimg, bimg) -> num")
+@primitive("avg", "(nimg, bimg) -> num", cost="heavy")
 def avg(n, b):
     """Mean of the number image over the true voxels of the mask; an empty mask is an error.
 
@@ -391,7 +398,7 @@ def avg(n, b):
     return float(total / values.size)
 
 
-@primitive("volume", "(bimg) -> num")
+@primitive("volume", "(bimg) -> num", cost="heavy")
 def volume(b):
     """Number of true voxels (a count, not mm³)."""
     return float(np.count_nonzero(boolean(b, "volume")))
@@ -415,7 +422,7 @@ def _group(values: np.ndarray):
     return inverse.ravel(), counts
 
 
-@primitive("percentiles", "(nimg, bimg, num) -> nimg")
+@primitive("percentiles", "(nimg, bimg, num) -> nimg", cost="heavy")
 def percentiles(n, b, c):
     """Rank of each masked voxel among the masked voxels, in [0, 1]; -1 outside the mask.
 

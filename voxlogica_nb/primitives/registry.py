@@ -10,9 +10,12 @@ know about it:
 * ``signatures`` — the argument and result types accepted; overloads are
   resolved before anything runs (see :mod:`voxlogica_nb.language.types`).
 * ``cost`` — ``"cheap"`` tasks (scalar arithmetic, small sequences) run inline
-  in the scheduler thread and are not stored on their own; ``"heavy"`` tasks
-  (anything touching voxels or files) run on the worker pool, are stored and
-  take part in cross-process claims.
+  in the scheduler thread; ``"light"`` tasks (voxel-wise image operations,
+  milliseconds per volume) run on the worker pool; neither is stored unless
+  it is a goal, since recomputing costs less than writing and reading back.
+  ``"heavy"`` tasks (distance maps, components, statistics, file reads, user
+  primitives) run on the pool, are stored and take part in cross-process
+  claims.
 * ``pure`` — impure primitives (``print``, ``save``) are effects: never served
   from the store, run in program order.
 * ``commutative`` — argument ids are sorted in the task id.
@@ -31,7 +34,7 @@ from typing import Callable
 from ..errors import PrimitiveError
 from ..language.types import Signature, accepts, describe, parse_signature, value_type
 
-COSTS = ("cheap", "heavy")
+COSTS = ("cheap", "light", "heavy")
 
 
 @dataclass(frozen=True)

@@ -44,21 +44,26 @@ def _box3(mask: np.ndarray, grow: bool) -> np.ndarray:
 
 
 def _label(mask: np.ndarray):
-    """Full-connectivity component labels (int32) numbered in raster order, x fastest.
+    """Full-connectivity component labels numbered in raster order (x
+    fastest) and their count.
 
-    scipy numbers components by first voxel in C order of the (z, y, x) array,
-    which is ITK's raster order: identical to SimpleITK ConnectedComponent.
+    SimpleITK's ConnectedComponent (what VoxLogicA 1 calls) is 1.7–3× faster
+    than ``scipy.ndimage.label`` on the smooth masks of real images, though
+    slower on salt-and-pepper noise; both number components identically.
     """
-    return ndi.label(mask, structure=np.ones((3,) * mask.ndim, bool))
+    cc = sitk.ConnectedComponentImageFilter()
+    cc.SetFullyConnected(True)
+    labels = cc.Execute(sitk.GetImageFromArray(mask.view(np.uint8)))
+    return sitk.GetArrayFromImage(labels), cc.GetObjectCount()
 
 
-@primitive("near", "(bimg) -> bimg")
+@primitive("near", "(bimg) -> bimg", cost="light")
 def near(b):
     """Voxels of b or adjacent to b (3×3×3 box dilation; outside the image is false)."""
     return as_bool(b, _box3(boolean(b, "near"), grow=True))
 
 
-@primitive("interior", "(bimg) -> bimg")
+@primitive("interior", "(bimg) -> bimg", cost="light")
 def interior(b):
     """Voxels of b whose whole box neighbourhood is in b (erosion; outside the image is true)."""
     return as_bool(b, _box3(boolean(b, "interior"), grow=False))
