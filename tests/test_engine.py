@@ -248,3 +248,48 @@ def test_two_threads_share_one_computation(tmp_path):
         t.join(20)
     assert results == [4.0, 4.0]
     assert calls == [1.0]
+
+
+def test_interrupting_one_run_does_not_disturb_another_sharing_its_task():
+    import os
+    import signal
+
+    from voxlogica_nb.engine.store import MemoryStore
+
+    gate, first_in, b_planned = threading.Event(), threading.Event(), threading.Event()
+    entered = []
+
+    @vx.primitive("(num) -> num", name="gated")
+    def gated(x):
+        entered.append(x)
+        first_in.set()
+        gate.wait(10)
+        return x + 1
+
+    engine = vx.Engine(MemoryStore(), jobs=1)  # one of run a's two tasks waits in the queue
+    out = {}
+
+    def run_b():
+        first_in.wait(10)
+        queued = 3 - entered[0]
+        s = vx.Session(engine=engine)
+        r = s.run(f'print "b" gated({queued:g})',
+                  observers=[lambda ev: b_planned.set() if ev.kind == "plan" else None])
+        out["b"] = (queued, r.get("b"), r.failures)
+
+    def interrupt_a():
+        b_planned.wait(10)
+        threading.Event().wait(0.2)  # run b now waits on run a's queued task
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered to the main thread
+        threading.Event().wait(0.2)
+        gate.set()
+
+    threads = [threading.Thread(target=run_b), threading.Thread(target=interrupt_a)]
+    for t in threads:
+        t.start()
+    with pytest.raises(KeyboardInterrupt):
+        vx.Session(engine=engine).run('print "a" gated(1) + gated(2)')
+    for t in threads:
+        t.join(20)
+    queued, value, failures = out["b"]
+    assert failures == [] and value == queued + 1

@@ -413,3 +413,36 @@ def test_no_cache_writes_nothing_and_force_recomputes_goals(tmp_path, env, procs
     assert r["stats"]["computed"] == 1
     after = DiskStore(cache).meta(goal_id)
     assert after["created"] > goal_meta["created"] and after["file"] != goal_meta["file"]
+
+
+# -- an interrupted run leaves other runs' claims alone ---------------------------------
+
+def test_interrupt_keeps_the_claims_of_other_runs(tmp_path, env, procs, monkeypatch):
+    import signal
+    import threading
+
+    import _storeprims  # noqa: F401  (registers slowop in this process)
+    import voxlogica_nb as vx
+
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    monkeypatch.setenv("VXT_LOG", log)
+    monkeypatch.setenv("VXT_SLEEP", "2")
+    env = dict(env, VXT_SLEEP="2")
+    results = {}
+    b = threading.Thread(target=lambda: results.update(b=vx.run('print "b" slowop(1)', cache_dir=cache, jobs=2)))
+    b.start()
+    wait_for_line(log, "start", "slowop")  # run b computes slowop(1) and holds its claim
+    q = procs.start(env, program='print "b" slowop(1)', cache_dir=cache)  # another process waits on it
+    time.sleep(0.5)
+
+    def interrupt_when_a_starts():
+        wait_for_line(log, "start", "slowop", n=2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_a_starts).start()
+    with pytest.raises(KeyboardInterrupt):
+        vx.run('print "a" slowop(5)', cache_dir=cache, jobs=2)
+    b.join(30)
+    r, _ = finish(q)
+    assert results["b"]["b"] == 2.0 and r["printed"] == {"b": "2.0"}
+    assert [e for e in executions(log, "slowop", "start") if e[1] == "1"] == [("slowop", "1", os.getpid())]

@@ -34,7 +34,7 @@ from .executors import ThreadExecutor
 from .memory import LRU
 from .memory import MISSING as NOT_IN_MEMORY
 from .cache_admin import summarize_cleared
-from .claims import CancelEvent
+from .claims import CancelEvent, WaitCancelled
 from .store import MISSING, MemoryStore, NullStore
 
 PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
@@ -129,6 +129,7 @@ class Engine:
         self._executor = executor
         self.memory = LRU(memory_bytes)
         self._inflight: dict = {}
+        self._sharers: dict = {}  # task id -> runs waiting on another run's future
         self._lock = threading.RLock()  # done-callbacks may run while it is held
         # Claims left by dead processes (a crashed or restarted kernel) are
         # cleared once, when the engine starts; the first run reports them.
@@ -382,12 +383,25 @@ class _Run:
                 self.handle(self.completions.get())
 
     def cancel(self):
+        """Stop: cancel queued work no other run shares. Workers already
+        running finish, commit and release their own claims."""
         self.opts.cancel.set()
-        for fut in self.futures.values():
-            fut.cancel()
-        claims = getattr(self.store, "claims", None)
-        if claims is not None:  # leave nothing marked running
-            claims.release_all()
+        with self.engine._lock:
+            for tid, fut in self.futures.items():
+                if not self.engine._sharers.get(tid):
+                    fut.cancel()
+
+    def replan(self, t):
+        """Obtain ``t`` afresh (from the store, or by computing it here)."""
+        self.state.pop(t.id, None)
+        self.visit(t, goal=t.id in self.goals)
+        self.expand_todo()
+
+    def share(self, t, fut):
+        with self.engine._lock:
+            self.engine._sharers[t.id] = self.engine._sharers.get(t.id, 0) + 1
+        self.outstanding += 1
+        fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
 
     def start(self, t):
         tid = t.id
@@ -404,8 +418,7 @@ class _Run:
                 self.state[tid] = READY_LOAD
                 self.submit(t, self.engine._load, tid, kind="load")
             else:
-                self.outstanding += 1
-                fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
+                self.share(t, fut)
             return
         if t.kind == "for":
             self.start_for(t)
@@ -437,13 +450,13 @@ class _Run:
                 mine = True
             else:
                 mine = False
-        self.futures[tid] = fut
-        self.outstanding += 1
         if mine:
+            self.futures[tid] = fut
+            self.outstanding += 1
             self.emit("start", t)
             fut.add_done_callback(lambda f, t=t: self.completions.put(("computed", t, f)))
         else:
-            fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
+            self.share(t, fut)
 
     def submit(self, t, fn, *args, kind):
         fut = self.engine.executor.submit(fn, *args)
@@ -472,19 +485,24 @@ class _Run:
             self.early.discard(t.id)
             self.futures.pop(t.id, None)
             return
+        if kind == "shared":
+            with self.engine._lock:
+                self.engine._sharers[t.id] -= 1
+                if not self.engine._sharers[t.id]:
+                    del self.engine._sharers[t.id]
         try:
             result = f.result()
         except BaseException as exc:
-            if f.cancelled() or isinstance(exc, KeyboardInterrupt):
-                raise KeyboardInterrupt from None
+            if f.cancelled() or isinstance(exc, (KeyboardInterrupt, WaitCancelled)):
+                if self.opts.cancel.is_set():
+                    raise KeyboardInterrupt from None
+                self.replan(t)  # another run was interrupted: do it ourselves
+                return
             self.fail(t, Failure(t, _message(exc), "".join(traceback.format_exception(exc))))
             return
         if kind == "load":
             if result is MISSING:  # vanished or corrupt: compute it after all
-                self.state[t.id] = PENDING
-                self.planned_heavy += 1
-                self.todo.append(t)
-                self.expand_todo()
+                self.replan(t)
                 return
             self.stats["cached"] += 1
             self.emit("load", t)
