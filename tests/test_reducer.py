@@ -118,3 +118,12 @@ def test_type_error_inside_a_function_body_names_the_builtin():
     with pytest.raises(VoxLogicaError) as info:
         r.reduce_program('print "v" g(true)', "user")
     assert "`.+.`" in info.value.message
+
+
+def test_no_recursion_a_function_body_sees_only_earlier_bindings():
+    with pytest.raises(VoxLogicaError) as info:
+        reduce("let f(x) = f(x) + 1")
+    assert "unknown name `f`" in info.value.message
+    r, out = reduce('let f(x) = x * 10\nlet f(x) = f(x) + 1\nprint "v" f(2)')
+    t = out.effects[0].task  # the second f calls the first: (2 * 10) + 1
+    assert t.op == "+" and t.args[0].op == "*" and t.args[1].value == 1.0
