@@ -293,3 +293,24 @@ def test_interrupting_one_run_does_not_disturb_another_sharing_its_task():
         t.join(20)
     queued, value, failures = out["b"]
     assert failures == [] and value == queued + 1
+
+
+def test_binding_python_values_and_images():
+    import numpy as np
+
+    s = vx.Session(no_cache=True)
+    s.bind("k", 2)
+    arr = np.zeros((4, 5), bool)
+    arr[1:3, 1:4] = True
+    s.bind("m", arr)
+    s.bind("f", np.arange(20, dtype=np.float32).reshape(4, 5))
+    r = s.run('print "v" volume(m)\nprint "s" max(mask(f, m)) .*. k\nprint "n" volume(N m)')
+    assert (r["v"], r["s"], r["n"]) == (6.0, 2 * 13.0, 20.0)
+    first = s.task("m").id
+    s.bind("m", arr.copy())
+    assert s.task("m").id == first  # identified by content
+    arr[0, 0] = True
+    s.bind("m", arr)
+    assert s.task("m").id != first
+    with pytest.raises(TypeError):
+        s.bind("bad", object())

@@ -6,11 +6,16 @@ on demand. ``voxlogica_nb.run`` uses a fresh session per call.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 
+import numpy as np
+
+from ..image import Image
 from ..language.reducer import Reducer
 from ..language.tasks import Task
+from ..language.types import value_type
 from ..primitives import REGISTRY
 from .result import Result
 from .scheduler import Engine, TaskFailed
@@ -90,11 +95,35 @@ class Session:
         return self.engine.evaluate(task, self.table, self._index, [*self.observers, *observers], **opts)
 
     def bind(self, name: str, value) -> None:
-        """Bind a Python number, bool or string as an ImgQL name."""
+        """Bind a Python value as an ImgQL name: a number, bool or string, an
+        :class:`Image`, a SimpleITK image or a numpy array (a number image, or
+        a bool image for a bool array). Images are identified by a digest of
+        their voxels and geometry, so rebinding equal data changes nothing."""
         if isinstance(value, (bool, int, float, str)):
             self.reducer.globals[name] = self.table.const(value)
-        else:
-            raise TypeError(f"cannot bind a {type(value).__name__} (numbers, booleans and strings)")
+            return
+        img = as_image(value)
+        self.reducer.globals[name] = self.table.data(img, value_type(img), image_digest(img))
+
+
+def as_image(value) -> Image:
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.ndim not in (2, 3):
+            raise TypeError(f"cannot bind a {value.ndim}D array: images are 2D or 3D")
+        return Image(value, "bool" if value.dtype == np.bool_ else "number")
+    if type(value).__module__.startswith("SimpleITK"):
+        return Image.from_sitk(value)
+    raise TypeError(f"cannot bind a {type(value).__name__} (numbers, booleans, strings, images, numpy arrays)")
+
+
+def image_digest(img: Image) -> str:
+    h = hashlib.sha256()
+    h.update(repr((img.kind, img.array.dtype.str, img.array.shape, img.spacing, img.origin,
+                   img.direction)).encode())
+    h.update(np.ascontiguousarray(img.array).data)
+    return h.hexdigest()
 
 
 __all__ = ["Session", "Engine", "TaskFailed", "get_engine", "open_store"]

@@ -115,6 +115,15 @@ class TaskTable:
         self._consts[key] = t
         return t
 
+    def data(self, value, typ: Type, digest: str) -> Task:
+        """A constant that JSON cannot hold (an image bound from Python),
+        identified by a digest of its content: ``{"const": digest, "type": "data"}``."""
+        tid = task_id({"const": digest, "type": "data"})
+        t = self.tasks.get(tid)
+        if t is None:
+            t = self.tasks[tid] = Task(tid, "const", typ, value=value)
+        return t
+
     def param(self, level: int, typ: Type) -> Task:
         tid = task_id({"param": level, "type": str(typ)})
         t = self.tasks.get(tid)
