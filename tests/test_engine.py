@@ -3,6 +3,7 @@ import threading
 import pytest
 
 import voxlogica_nb as vx
+from _programs import explosion_program, fib_program
 from voxlogica_nb.engine.events import format_value
 
 
@@ -135,21 +136,11 @@ def test_effects_run_in_program_order(in_tmp):
 
 
 def test_fibonacci_chain():
-    lines = ["let f0 = 1", "let f1 = 1"] + [f"let f{i} = f{i-1} + f{i-2}" for i in range(2, 101)]
-    r = run("\n".join(lines) + '\nprint "f100" f100')
-    assert format_value(r["f100"]) == "5.731478440138172e+20"
-
-
-def explosion(depth):
-    lines = ["let f0(x) = 1", "let f1(x) = 1"]
-    for i in range(2, depth + 1):
-        a, b = f"f{i-1}", f"f{i-2}"
-        lines.append(f"let f{i}(x) = {a}(x+1) + {b}(x-1) + {a}(x*2) + {b}(x/2) + {a}(x) + {b}(x)")
-    return "\n".join(lines) + f'\nprint "v" f{depth}(1)'
+    assert format_value(run(fib_program(100))["f100"]) == "5.731478440138172e+20"
 
 
 def test_function_explosion():
-    assert format_value(run(explosion(10))["v"]) == "239841.0"
+    assert format_value(run(explosion_program(10))["v"]) == "239841.0"
 
 
 def test_progress_events():

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _storeprims import executions
 from voxlogica_nb.engine.diskstore import DiskStore
 from voxlogica_nb.image import Image
 
@@ -76,21 +77,6 @@ def procs():
         yield ps
     finally:
         ps.kill_all()
-
-
-def executions(path, op=None, what="done"):
-    """[(op, arg, pid)] of the ``what`` lines (start, done, waiting) in the log."""
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in lines:
-        parts = line.split()
-        if len(parts) == 4 and parts[0] == what and (op is None or parts[1] == op):
-            out.append((parts[1], parts[2], int(parts[3])))
-    return out
 
 
 def finish(p, timeout=30):

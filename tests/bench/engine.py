@@ -12,22 +12,13 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import voxlogica_nb as vx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for _programs
+from _programs import explosion_program, fib_program  # noqa: E402
 from voxlogica_nb.engine.session import Session
-
-
-def fib_program(n):
-    lines = ["let f0 = 1", "let f1 = 1"] + [f"let f{i} = f{i-1} + f{i-2}" for i in range(2, n + 1)]
-    return "\n".join(lines) + f'\nprint "f{n}" f{n}'
-
-
-def explosion_program(depth):
-    lines = ["let f0(x) = 1", "let f1(x) = 1"]
-    for i in range(2, depth + 1):
-        a, b = f"f{i-1}", f"f{i-2}"
-        lines.append(f"let f{i}(x) = {a}(x+1) + {b}(x-1) + {a}(x*2) + {b}(x/2) + {a}(x) + {b}(x)")
-    return "\n".join(lines) + f'\nprint "v" f{depth}(1)'
 
 
 def best(fn, repeat=3):

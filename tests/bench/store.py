@@ -37,17 +37,14 @@ import threading
 import time
 
 HERE = os.path.abspath(__file__)
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # tests/, for _programs
+from _programs import fib_program  # noqa: E402
 _TMP = [None]  # the benchmark's scratch folder
 
 
 # ---------------------------------------------------------------------------
 # programs
 # ---------------------------------------------------------------------------
-
-def fib_program(n):
-    lines = ["let f0 = 1", "let f1 = 1"] + [f"let f{i} = f{i-1} + f{i-2}" for i in range(2, n + 1)]
-    return "\n".join(lines) + f'\nprint "f{n}" f{n}'
-
 
 def image_chain_program(path, n):
     """n heavy tasks (claimed and stored): x_i = percentiles(x_(i-1), all, 0.5)
