@@ -17,7 +17,7 @@ class Executor:
     def submit(self, fn, *args) -> Future:
         raise NotImplementedError
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
         pass
 
 
@@ -29,8 +29,9 @@ class ThreadExecutor(Executor):
     def submit(self, fn, *args) -> Future:
         return self._pool.submit(fn, *args)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait: bool = False) -> None:
+        # Submitted tasks still run: other runs may be waiting on them.
+        self._pool.shutdown(wait=wait)
 
 
 class InlineExecutor(Executor):

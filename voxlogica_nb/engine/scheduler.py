@@ -136,6 +136,17 @@ class Engine:
         claims = getattr(self.store, "claims", None)
         self.dangling = claims.sweep() if claims is not None else []
 
+    def set_jobs(self, jobs: int) -> None:
+        """Use ``jobs`` workers from now on; tasks already submitted finish
+        on the previous pool."""
+        with self._lock:
+            if jobs == self.jobs:
+                return
+            self.jobs = jobs
+            old, self._executor = self._executor, None
+        if old is not None:
+            old.shutdown(wait=False)
+
     @property
     def executor(self):
         if self._executor is None:

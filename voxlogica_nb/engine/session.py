@@ -32,12 +32,17 @@ def open_store(cache_dir=None):
 
 
 def get_engine(cache_dir=None, jobs=None) -> Engine:
-    """The process's engine for this cache folder (created on first use)."""
-    key = (os.path.abspath(cache_dir or default_root()), jobs)
+    """The process's engine for this cache folder (created on first use).
+
+    One engine per folder, so every run in the process shares its in-flight
+    table, claims and memory; ``jobs`` resizes its worker pool."""
+    key = os.path.abspath(cache_dir or default_root())
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = Engine(open_store(key[0]), jobs=jobs)
+            engine = _engines[key] = Engine(open_store(key), jobs=jobs)
+        elif jobs:
+            engine.set_jobs(jobs)
         return engine
 
 
