@@ -305,3 +305,15 @@ def test_binding_python_values_and_images():
     assert s.task("m").id != first
     with pytest.raises(TypeError):
         s.bind("bad", object())
+
+
+def test_loop_over_a_sequence_of_images():
+    import numpy as np
+
+    s = vx.Session(no_cache=True)
+    s.bind("img", np.zeros((3, 4), np.float32))
+    r = s.run("let layers = for k in range(1, 4) do constant(k, img)\n"
+              'print "sums" for layer in layers do volume(layer >. 1.5)\n'
+              'print "second" max(index(layers, 1))')
+    assert r.ok, r.failures
+    assert r["sums"] == [0.0, 12.0, 12.0] and r["second"] == 2.0

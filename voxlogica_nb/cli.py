@@ -73,7 +73,7 @@ def run_text(text, source, args) -> int:
             print(f"{ev.data['label']}={format_value(ev.data['value'])}", flush=True)
 
     try:
-        outcome = session.engine.run(reduced.effects, session.table, session._index, [show, *observers],
+        outcome = session.engine.run(reduced.effects, session.table, [show, *observers],
                                      force=args.force, no_cache=args.no_cache, timeout=args.timeout)
     except KeyboardInterrupt:
         print("voxlogica: interrupted", file=sys.stderr)

@@ -50,7 +50,7 @@ def main():
     reduced = s.reduce(text)
     t_reduce = time.perf_counter() - t0
     t0 = time.perf_counter()
-    s.engine.run(reduced.effects, s.table, s._index)
+    s.engine.run(reduced.effects, s.table)
     t_run = time.perf_counter() - t0
     print(f"  of which parse+reduce {t_reduce:.3f} s, schedule+run {t_run:.3f} s, "
           f"{len(s.table)} tasks in the table")

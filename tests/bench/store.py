@@ -78,7 +78,7 @@ def worker_run(opts):
     session = vx.Session(cache_dir=opts.get("cache_dir"), no_cache=no_cache)  # what run() does
     reduced = session.reduce(opts["program"])
     t1 = time.perf_counter()
-    out = session.engine.run(reduced.effects, session.table, session._index, [], no_cache=no_cache)
+    out = session.engine.run(reduced.effects, session.table, [], no_cache=no_cache)
     t2 = time.perf_counter()
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"seconds": t2 - t0, "reduce": t1 - t0, "execute": t2 - t1, "stats": out.stats,

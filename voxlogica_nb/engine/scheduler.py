@@ -153,17 +153,17 @@ class Engine:
             self._executor = ThreadExecutor(self.jobs)
         return self._executor
 
-    def run(self, effects, table, index_prim=None, observers=(), **options) -> Outcome:
+    def run(self, effects, table, observers=(), **options) -> Outcome:
         """Run the effects' tasks (and only what they need). ``options``:
         ``force``, ``no_cache``, ``timeout`` (seconds to wait on another
         process), ``cancel`` (a threading.Event)."""
-        return _Run(self, effects, table, index_prim, list(observers), Options(**options)).execute()
+        return _Run(self, effects, table, list(observers), Options(**options)).execute()
 
-    def evaluate(self, task, table, index_prim=None, observers=(), **options):
+    def evaluate(self, task, table, observers=(), **options):
         """Compute one task and return its value (raises on failure)."""
         from ..language.reducer import Effect
 
-        out = self.run([Effect("value", "", task, task.pos)], table, index_prim, observers, **options)
+        out = self.run([Effect("value", "", task, task.pos)], table, observers, **options)
         if out.effect_failures:
             raise TaskFailed(out.effect_failures[0][1])
         return out.values[0]
@@ -245,11 +245,10 @@ class TaskFailed(Exception):
 
 
 class _Run:
-    def __init__(self, engine: Engine, effects, table, index_prim, observers, opts: Options):
+    def __init__(self, engine: Engine, effects, table, observers, opts: Options):
         self.engine = engine
         self.effects = effects
         self.table = table
-        self.index_prim = index_prim
         self.observers = observers
         self.opts = opts
         self.state: dict = {}
@@ -540,7 +539,7 @@ class _Run:
             return
         seq_task = t.args[0]
         seq = self.values[seq_task.id]
-        roots = [self.table.instantiate(t.body, t.level, self.table.element(seq_task, seq, i, self.index_prim))
+        roots = [self.table.instantiate(t.body, t.level, self.table.element(seq_task, seq, i))
                  for i in range(len(seq))]
         self.gathers[t.id] = roots
         self.todo.append(t)

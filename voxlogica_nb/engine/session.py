@@ -56,7 +56,6 @@ class Session:
         self.engine = engine
         self.no_cache = no_cache
         self.observers: list = []
-        self._index = self.registry.lookup("index")
 
     @property
     def table(self):
@@ -75,7 +74,7 @@ class Session:
         """Run a program in this session; raises VoxLogicaError for syntax
         and static errors (nothing runs then)."""
         reduced = self.reduce(text, source_name)
-        outcome = self.engine.run(reduced.effects, self.table, self._index,
+        outcome = self.engine.run(reduced.effects, self.table,
                                   [*self.observers, *observers], **self._options(force, no_cache, timeout))
         return Result(outcome, self)
 
@@ -97,7 +96,7 @@ class Session:
 
     def _evaluate(self, task, observers, options):
         opts = self._options(options.get("force", False), options.get("no_cache"), options.get("timeout"))
-        return self.engine.evaluate(task, self.table, self._index, [*self.observers, *observers], **opts)
+        return self.engine.evaluate(task, self.table, [*self.observers, *observers], **opts)
 
     def bind(self, name: str, value) -> None:
         """Bind a Python value as an ImgQL name: a number, bool or string, an

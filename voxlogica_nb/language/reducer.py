@@ -97,7 +97,7 @@ class Reducer:
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self.library_sources: set[str] = set()
-        self._index = registry.lookup("index")
+        self.table.index_prim = registry.lookup("index")
         self._load = registry.lookup("load")
         self.check_names = True
         if stdlib:

@@ -91,6 +91,7 @@ class TaskTable:
 
     def __init__(self):
         self.tasks: dict[str, Task] = {}
+        self.index_prim = None  # the `index` primitive, set by the reducer
         self._applied: dict[tuple, Task] = {}  # (op, version, *arg ids) -> task
         self._consts: dict[tuple, Task] = {}  # (type name, value) -> task
 
@@ -179,7 +180,7 @@ class TaskTable:
                                        body=body, level=level)
         return t
 
-    def element(self, seq_task: Task, values: list, i: int, index_prim) -> Task:
+    def element(self, seq_task: Task, values: list, i: int) -> Task:
         """The task standing for element ``i`` of a computed sequence: a
         constant for numbers, booleans and strings, else ``index(seq, i)``."""
         v = values[i]
@@ -187,7 +188,7 @@ class TaskTable:
             return self.const(v)
         from .types import value_type
 
-        return self.apply(index_prim, (seq_task, self.const(float(i))), value_type(v),
+        return self.apply(self.index_prim, (seq_task, self.const(float(i))), value_type(v),
                           cost="cheap", pos=seq_task.pos)
 
     def instantiate(self, template: Task, level: int, element: Task) -> Task:
