@@ -317,3 +317,15 @@ def test_loop_over_a_sequence_of_images():
               'print "second" max(index(layers, 1))')
     assert r.ok, r.failures
     assert r["sums"] == [0.0, 12.0, 12.0] and r["second"] == 2.0
+
+
+def test_errors_from_libraries_become_one_line_messages():
+    r = run('print "r" length(range(1e12))\nprint "ok" 1')
+    (f,) = r.failures
+    assert f.op == "range" and "too many" in f.message and "\n" not in f.message
+    from voxlogica_nb.engine.scheduler import _message
+
+    itk = RuntimeError("Exception thrown in SimpleITK X_Execute: /a/b.hxx:221:\n"
+                       "ITK ERROR: BinaryThresholdImageFilter(0x7f): Lower threshold cannot be greater than upper threshold.")
+    assert _message(itk) == "SimpleITK: Lower threshold cannot be greater than upper threshold."
+    assert _message(ValueError("first line\nsecond")) == "ValueError: first line"

@@ -113,9 +113,16 @@ class Outcome:
 
 
 def _message(exc: BaseException) -> str:
+    """One line saying what went wrong (the traceback is kept apart)."""
     if isinstance(exc, (PrimitiveError, _Waited)):
         return str(exc)
-    text = str(exc)
+    text = str(exc).strip()
+    itk = text.rfind("ITK ERROR:")
+    if itk >= 0:  # SimpleITK: "… ITK ERROR: SomeFilter(0x…): what went wrong"
+        detail = text[itk:].splitlines()[0].split("): ", 1)[-1]
+        return f"SimpleITK: {detail.strip()}"
+    if "\n" in text:
+        text = text.splitlines()[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -9,6 +9,9 @@ from ..errors import PrimitiveError
 from .registry import primitive
 
 
+MAX_LENGTH = 10_000_000  # a guard against ranges that would exhaust memory
+
+
 def _int(x: float, what: str) -> int:
     if x != x or x in (float("inf"), float("-inf")) or x != int(x):
         raise PrimitiveError(f"{what} must be a whole number, got {x!r}")
@@ -20,7 +23,10 @@ def range_(a, b=None):
     """Whole numbers a, a+1, …, b-1 (``range(n)``: 0 … n-1)."""
     if b is None:
         a, b = 0.0, a
-    return [float(i) for i in range(_int(a, "range start"), _int(b, "range end"))]
+    start, stop = _int(a, "range start"), _int(b, "range end")
+    if stop - start > MAX_LENGTH:
+        raise PrimitiveError(f"range: {stop - start:,} elements is too many (at most {MAX_LENGTH:,})")
+    return [float(i) for i in range(start, stop)]
 
 
 @primitive("length", "(seq[any]) -> num", cost="cheap")

@@ -271,6 +271,8 @@ def otsu(n, b, bins):
         raise PrimitiveError(f"otsu: the number of bins must be at least 1, got {bins}")
     if not inside.any():
         raise PrimitiveError("otsu: the mask is empty")
+    if not np.isfinite(arr[inside]).all():
+        raise PrimitiveError("otsu: the image has infinite or NaN values inside the mask")
     flt = sitk.OtsuThresholdImageFilter()
     flt.SetInsideValue(0)
     flt.SetOutsideValue(1)
