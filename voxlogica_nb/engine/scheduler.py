@@ -267,7 +267,8 @@ class _Run:
         self.gathers: dict = {}
         self.linked: set = set()  # tasks that hold references on their arguments
         self.early: set = set()  # completed while their worker still commits them
-        self.futures: dict = {}
+        self.futures: dict = {}  # futures this run submitted
+        self.shared: set = set()  # tasks this run awaits from another run's future
         self.ready: deque = deque()
         self.todo: list = []
         self.completions: queue.SimpleQueue = queue.SimpleQueue()
@@ -403,10 +404,21 @@ class _Run:
         """Stop: cancel queued work no other run shares. Workers already
         running finish, commit and release their own claims."""
         self.opts.cancel.set()
+        for tid in list(self.shared):
+            self.unshare(tid)
         with self.engine._lock:
             for tid, fut in self.futures.items():
                 if not self.engine._sharers.get(tid):
                     fut.cancel()
+
+    def unshare(self, tid):
+        self.shared.discard(tid)
+        with self.engine._lock:
+            left = self.engine._sharers.get(tid, 0) - 1
+            if left > 0:
+                self.engine._sharers[tid] = left
+            else:
+                self.engine._sharers.pop(tid, None)
 
     def replan(self, t):
         """Obtain ``t`` afresh (from the store, or by computing it here)."""
@@ -415,8 +427,10 @@ class _Run:
         self.expand_todo()
 
     def share(self, t, fut):
+        """Wait for another run's in-flight future of ``t``."""
         with self.engine._lock:
             self.engine._sharers[t.id] = self.engine._sharers.get(t.id, 0) + 1
+        self.shared.add(t.id)
         self.outstanding += 1
         fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
 
@@ -503,10 +517,7 @@ class _Run:
             self.futures.pop(t.id, None)
             return
         if kind == "shared":
-            with self.engine._lock:
-                self.engine._sharers[t.id] -= 1
-                if not self.engine._sharers[t.id]:
-                    del self.engine._sharers[t.id]
+            self.unshare(t.id)
         try:
             result = f.result()
         except BaseException as exc:
