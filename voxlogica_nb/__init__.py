@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import marshal
 
 from .engine.result import Result
 from .engine.scheduler import Engine, Failure, TaskFailed
@@ -39,10 +40,10 @@ def primitive(*signatures: str, name: str | None = None, version: str = "1", cos
 
     def register(fn):
         try:
-            source = inspect.getsource(fn)
-        except (OSError, TypeError):
-            source = fn.__qualname__
-        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+            source = inspect.getsource(fn).encode("utf-8")
+        except (OSError, TypeError):  # no source file: fall back to the bytecode
+            source = marshal.dumps(fn.__code__)
+        digest = hashlib.sha256(source).hexdigest()[:12]
         qualified = name or fn.__name__
         existing = registry.lookup(qualified)
         if existing is not None and existing.namespace == "" and any(
