@@ -409,10 +409,14 @@ def _group(values: np.ndarray):
     if values.size:
         lo, hi = values.min(), values.max()
         # Few distinct integer values (8/16-bit sources): bincount, no sort.
-        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 1 << 20 and lo == np.floor(lo):
-            codes = values - lo
-            icodes = codes.astype(np.int64)
-            if np.array_equal(icodes, codes):
+        # The offsets are taken in integer arithmetic and only when every
+        # value is an integer: a float32 offset can round a fractional value
+        # onto an integer one and merge two distinct values.
+        if (np.isfinite(lo) and np.isfinite(hi) and float(hi) - float(lo) < 1 << 20
+                and abs(float(lo)) < 1 << 52 and lo == np.floor(lo)):
+            ivalues = values.astype(np.int64)
+            if np.array_equal(ivalues, values):
+                icodes = ivalues - np.int64(lo)
                 counts = np.bincount(icodes)
                 present = np.flatnonzero(counts)
                 rank = np.zeros(counts.size, np.int64)
@@ -422,7 +426,7 @@ def _group(values: np.ndarray):
     return inverse.ravel(), counts
 
 
-@primitive("percentiles", "(nimg, bimg, num) -> nimg", cost="heavy")
+@primitive("percentiles", "(nimg, bimg, num) -> nimg", cost="heavy", version="2")
 def percentiles(n, b, c):
     """Rank of each masked voxel among the masked voxels, in [0, 1]; -1 outside the mask.
 
