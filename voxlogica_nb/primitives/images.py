@@ -277,7 +277,7 @@ def abs_(n):
 def _extreme(n, name, reduce_, nanreduce, empty):
     arr = number(n, name)
     m = reduce_(arr)
-    if np.isnan(m):  # ITK's MinimumMaximum filter skips NaN voxels
+    if np.isnan(m):  # NaN voxels are ignored (ITK's answer depends on where they sit)
         finite = arr[~np.isnan(arr)]
         m = nanreduce(finite) if finite.size else empty
     return float(m)
