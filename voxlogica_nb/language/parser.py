@@ -252,8 +252,14 @@ class _Parser:
         return value
 
     def is_signed_number(self) -> bool:
+        """Where an operand is expected, `-3`, `+3`, and (as VoxLogicA 1's
+        number reader allows) `.5`, `-.5`, `+.5` are numbers."""
         t, nxt = self.tok, self.peek()
-        return t.kind == "op" and t.text in ("-", "+") and nxt.kind == "num" and nxt.start == t.end
+        if t.kind != "op" or nxt.kind != "num" or nxt.start != t.end:
+            return False
+        if t.text in ("-", "+"):
+            return True
+        return t.text in (".", "-.", "+.") and "." not in nxt.text
 
     def is_op_call(self) -> bool:
         """An operator directly followed by `(` is called like a function:

@@ -1,0 +1,43 @@
+"""Constructs found in ImgQL programs written for VoxLogicA 1, each reduced
+statically (no image is read)."""
+import pytest
+
+from voxlogica_nb import Session, VoxLogicaError
+from voxlogica_nb.language.parser import parse_expression
+from voxlogica_nb.language.syntax import Call, Number
+
+
+def shape(e):
+    if isinstance(e, Call):
+        return e.name if e.args is None else (e.name, *map(shape, e.args))
+    return e.value
+
+
+def reduce(text):
+    return Session().reduce(text, "<compat>")
+
+
+# VoxLogicA 1 reads numbers with FParsec's pfloat, which also takes a
+# fraction without an integer part (".5", "-.5") where an operand is expected.
+@pytest.mark.parametrize("text, expected", [
+    ("1 .+. .5", (".+.", 1.0, 0.5)),
+    ("f(.25)", ("f", 0.25)),
+    ("-.5 .+. 1", (".+.", -0.5, 1.0)),
+    ("+.5", 0.5),
+    (".5e1", 5.0),
+    ("x -.5", ("-.", "x", 5.0)),      # after an operand: the operator -. applied to 5
+    ("x +. .5", ("+.", "x", 0.5)),
+])
+def test_fraction_without_integer_part(text, expected):
+    assert shape(parse_expression(text)) == expected
+
+
+def test_fraction_without_integer_part_in_a_program():
+    reduce('load img = "flair.nii.gz"\n'
+           'let hI = percentiles(intensity(img), tt, .5) >. .95\n'
+           'save "hI.nii.gz" hI\n')
+
+
+def test_a_dot_before_a_spaced_number_is_still_a_prefix_operator():
+    assert shape(parse_expression(". 5")) == (".", 5.0)
+    assert shape(parse_expression(".5.")) == (".", 5.0)  # "5." is a number, ".5." is not
