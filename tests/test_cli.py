@@ -62,3 +62,9 @@ def test_console_script_entry_point(tmp_path):
     done = subprocess.run([sys.executable, "-m", "voxlogica_nb.cli", "run", str(prog)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout == "a=42.0\n"
+
+
+def test_warnings_go_to_stderr(tmp_path, capsys):
+    code, out, err = run_cli(tmp_path, 'let f(x) = x + nope\nprint "a" 1', capsys=capsys)
+    assert code == 0 and out == "a=1.0\n"
+    assert "prog.imgql:1:16: warning: unknown name `nope` in function `f`" in err

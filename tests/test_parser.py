@@ -63,6 +63,9 @@ def test_signed_numbers_only_in_operand_position():
 def test_extra_infix_arguments_and_operator_calls():
     assert shape(parse_expression("a ~[3, 20] b")) == ("~", "a", "b", 3.0, 20.0)
     assert shape(parse_expression("+(1, 2)")) == ("+", 1.0, 2.0)
+    assert shape(parse_expression("+ (1, 2) * 3")) == ("*", ("+", 1.0, 2.0), 3.0)
+    # one argument: a prefix taking the rest, as VoxLogicA 1 reads it
+    assert shape(parse_expression("!(a) & b")) == ("!", ("&", "a", "b"))
     assert shape(parse_expression("f (x, y)")) == ("f", "x", "y")
 
 

@@ -95,7 +95,6 @@ def test_parameter_hides_builtin():
     ('print "r" range(1, 2, 3)', 1, 11, "`range` takes 1 or 2 arguments, got 3"),
     ('let a = 1\nprint "a" a(2)', 2, 11, "is a value, not a function"),
     ('import "nosuchthing"', 1, 1, "cannot import"),
-    ('let f(x) = x + undefinedName\nprint "v" 1', 1, 16, "unknown name `undefinedName`"),
     ('print "v" for i in 3 do i', 1, 20, "`for` needs a sequence"),
 ])
 def test_static_errors(text, line, col, words):
@@ -122,8 +121,20 @@ def test_type_error_inside_a_function_body_names_the_builtin():
 
 def test_no_recursion_a_function_body_sees_only_earlier_bindings():
     with pytest.raises(VoxLogicaError) as info:
-        reduce("let f(x) = f(x) + 1")
+        reduce('let f(x) = f(x) + 1\nprint "v" f(1)')
     assert "unknown name `f`" in info.value.message
     r, out = reduce('let f(x) = x * 10\nlet f(x) = f(x) + 1\nprint "v" f(2)')
     t = out.effects[0].task  # the second f calls the first: (2 * 10) + 1
     assert t.op == "+" and t.args[0].op == "*" and t.args[1].value == 1.0
+
+
+def test_unknown_names_in_unused_functions_are_warnings():
+    # VoxLogicA 1's own stdlib had such a function (maskCC used `Lcc`).
+    r = Reducer(REGISTRY)
+    out = r.reduce_program('let f(x) = x + undefinedName\nprint "v" 1', "p")
+    (w,) = out.warnings
+    assert w.startswith("p:1:16: warning: unknown name `undefinedName` in function `f`")
+    assert out.effects[0].task.value == 1.0
+    with pytest.raises(VoxLogicaError) as info:
+        r.reduce_program('print "w" f(2)', "q")
+    assert "unknown name `undefinedName`" in info.value.message

@@ -64,6 +64,8 @@ def run_text(text, source, args) -> int:
     except VoxLogicaError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
+    for warning in reduced.warnings:
+        print(warning, file=sys.stderr)
     if args.graph:
         write_graph(args.graph, [e.task for e in reduced.effects])
     observers = [] if args.quiet else [TextProgress(sys.stderr)]

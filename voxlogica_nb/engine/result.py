@@ -11,12 +11,12 @@ class Result:
 
     ``r["label"]`` is the value printed under ``label`` (the last one if a
     label repeats); ``r.printed`` lists every ``(label, value)`` in program
-    order; ``r.failures`` the root failed tasks (operator, message, position,
+    order; ``r.warnings`` static warnings; ``r.failures`` the root failed tasks (operator, message, position,
     traceback); ``r.stats`` counts tasks computed here, loaded from the store
     or memory (``cached``), waited on elsewhere and failed.
     """
 
-    def __init__(self, outcome, session=None):
+    def __init__(self, outcome, session=None, warnings=()):
         self.printed = outcome.printed
         self.saved = outcome.saved
         self.failures = outcome.failures
@@ -24,6 +24,7 @@ class Result:
         self.seconds = outcome.seconds
         self._goal_failures = {e.target: f for e, f in outcome.effect_failures if e.kind == "print"}
         self._session = session
+        self.warnings = list(warnings)  # static warnings, rendered with position and caret
 
     @property
     def ok(self) -> bool:

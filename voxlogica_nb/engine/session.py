@@ -76,7 +76,7 @@ class Session:
         reduced = self.reduce(text, source_name)
         outcome = self.engine.run(reduced.effects, self.table,
                                   [*self.observers, *observers], **self._options(force, no_cache, timeout))
-        return Result(outcome, self)
+        return Result(outcome, self, reduced.warnings)
 
     def task(self, name: str) -> Task:
         binding = self.reducer.globals.get(name)

@@ -262,10 +262,27 @@ class _Parser:
         return t.text in (".", "-.", "+.") and "." not in nxt.text
 
     def is_op_call(self) -> bool:
-        """An operator directly followed by `(` is called like a function:
-        `+(a, b)`; with a space, `! (a)` is a prefix application."""
-        t, nxt = self.tok, self.peek()
-        return t.kind == "op" and nxt.kind == "(" and nxt.start == t.end
+        """An operator followed by a parenthesised list of two or more
+        arguments is called like a function: `+(a, b)`. With one argument it
+        stays a prefix taking everything to its right, as in VoxLogicA 1:
+        `!(a) & b` is `!((a) & b)`."""
+        if self.tok.kind != "op" or self.peek().kind != "(":
+            return False
+        depth, k = 0, self.i + 1
+        while k < len(self.toks):
+            kind = self.toks[k].kind
+            if kind in ("(", "["):
+                depth += 1
+            elif kind in (")", "]"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif kind == "," and depth == 1:
+                return True
+            elif kind == "eof":
+                return False
+            k += 1
+        return False
 
     def let_in(self):
         t = self.advance()

@@ -80,6 +80,7 @@ class Effect:
 class Reduced:
     effects: list[Effect] = field(default_factory=list)
     defined: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # rendered like errors
 
 
 class Reducer:
@@ -97,6 +98,7 @@ class Reducer:
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self.library_sources: set[str] = set()
+        self.warnings: list[str] = []  # collected while reducing, handed to the caller
         self.table.index_prim = registry.lookup("index")
         self._load = registry.lookup("load")
         self.check_names = True
@@ -116,9 +118,12 @@ class Reducer:
         self.sources[source] = text
         program = parse(text, source)
         out = Reduced()
-        with _deep_recursion():
-            for cmd in program.commands:
-                self.command(cmd, out)
+        try:
+            with _deep_recursion():
+                for cmd in program.commands:
+                    self.command(cmd, out)
+        finally:
+            out.warnings, self.warnings = self.warnings, []
         return out
 
     def reduce_expression(self, text: str, source: str = "<expression>") -> Task:
@@ -310,11 +315,17 @@ class Reducer:
 
     # -- checks and messages ---------------------------------------------------
     def check_body(self, name, params, body, scope: Scope):
-        """Names used in a function body must be bound where it is defined."""
+        """Warn about names a function body uses that are not bound where it
+        is defined. Only a call makes it an error (VoxLogicA 1 accepts unused
+        functions that could never be called)."""
         known = scope.names() | set(params)
         for call in _free_calls(body, known):
             if self.registry.lookup(call.name, self.opened) is None:
-                self.unknown(call, scope, extra=set(params))
+                try:
+                    self.unknown(call, scope, extra=set(params))
+                except VoxLogicaError as err:
+                    err.message = f"warning: {err.message} in function `{name}` (an error if it is called)"
+                    self.warnings.append(err.render())
 
     def unknown(self, node: Call, scope: Scope, extra=()):
         names = scope.names() | set(extra) | set(self.registry.names(self.opened))
