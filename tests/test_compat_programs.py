@@ -2,9 +2,9 @@
 statically (no image is read)."""
 import pytest
 
-from voxlogica_nb import Session, VoxLogicaError
+from voxlogica_nb import Session
 from voxlogica_nb.language.parser import parse_expression
-from voxlogica_nb.language.syntax import Call, Number
+from voxlogica_nb.language.syntax import Call
 
 
 def shape(e):

@@ -96,7 +96,7 @@ def worker_latency(opts):
 
     _register_slow()
     role, folder, cache, rounds = opts["role"], opts["folder"], opts["cache_dir"], opts["rounds"]
-    released, granted, delivered = {}, {}, {}
+    released, granted = {}, {}
     clock = time.time
     if role == "runner":
         from voxlogica_nb.engine import claims

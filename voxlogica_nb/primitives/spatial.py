@@ -7,7 +7,6 @@ Every result keeps the geometry of its first image argument.
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage as ndi
 import SimpleITK as sitk
 
 from ..errors import PrimitiveError
