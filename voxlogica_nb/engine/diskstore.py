@@ -66,6 +66,15 @@ SCHEME_VERSION = _task_scheme_version()
 _CHUNK = 1 << 20
 
 
+def _create(path: Path):
+    """Open a new file for writing, creating its shard folder (mode 0700) on demand."""
+    try:
+        return open(path, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return open(path, "wb")
+
+
 def default_root() -> Path:
     """``$VOXLOGICA_CACHE_DIR``, else ``$XDG_CACHE_HOME/voxlogica_nb``, else ``~/.cache/voxlogica_nb``."""
     env = os.environ.get("VOXLOGICA_CACHE_DIR")
@@ -214,12 +223,7 @@ class DiskStore(Store):
         tmp = d / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         data = json.dumps(rec, default=str).encode()
         try:
-            try:
-                f = open(tmp, "wb")
-            except FileNotFoundError:
-                d.mkdir(mode=0o700, parents=True, exist_ok=True)
-                f = open(tmp, "wb")
-            with f:
+            with _create(tmp) as f:
                 f.write(data)
             os.replace(tmp, path)
         except BaseException:
@@ -339,11 +343,7 @@ class DiskStore(Store):
         pkl = d / f"{task_id}.{tag}.pkl"
         committed = False
         try:
-            try:
-                f = open(tmp, "wb")
-            except FileNotFoundError:
-                d.mkdir(mode=0o700, parents=True, exist_ok=True)
-                f = open(tmp, "wb")
+            f = _create(tmp)
             try:
                 with f:
                     w = _CrcWriter(f)
