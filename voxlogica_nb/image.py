@@ -122,3 +122,32 @@ class Image:
         size = "×".join(map(str, self.size))
         extra = f", {self.components} components" if self.kind == "colour" else ""
         return f"<{self.kind} image {size}{extra}, spacing {self.spacing}>"
+
+    def _repr_png_(self):
+        """PNG picture for Jupyter: the image if 2D, its middle axial slice
+        if 3D (see :mod:`voxlogica_nb.render`); None if it has no voxels."""
+        if 0 in self.shape:
+            return None
+        from .render import image_png
+
+        return image_png(self)
+
+    def _repr_html_(self) -> str:
+        """The picture of :meth:`_repr_png_` inline, with a caption line."""
+        import base64
+        import html
+
+        size = "×".join(map(str, self.size))
+        caption = f"{self.kind} image {size}"
+        if self.kind == "colour":
+            caption += f", {self.components} components"
+        caption += ", spacing " + " × ".join(f"{s:g}" for s in self.spacing)
+        if self.ndim == 3:
+            caption += f", axial slice {self.shape[0] // 2} of {self.shape[0]}"
+        caption = html.escape(caption)
+        png = self._repr_png_()
+        img = ""
+        if png is not None:
+            data = base64.b64encode(png).decode("ascii")
+            img = f'<img src="data:image/png;base64,{data}" alt="{caption}"><br>'
+        return f'<div>{img}<span style="font-size:smaller">{caption}</span></div>'
