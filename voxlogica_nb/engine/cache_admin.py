@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import time
 
+from .events import summarize_cleared
+
 __all__ = [
     "parse_size", "parse_age", "format_bytes", "format_age",
     "info_text", "failures_text", "running_text", "sweep_text", "prune_text", "clear_text",
@@ -115,17 +117,6 @@ def running_text(store) -> str:
         return "no task is running"
     now = time.time()
     return "\n".join([f"{len(rs)} task(s) running:"] + [_owner_line(r, now) for r in rs])
-
-
-def summarize_cleared(cleared) -> str:
-    """One line: 'cleared 3 dangling runs (dt ×2, near)'."""
-    if not cleared:
-        return "no dangling runs"
-    counts: dict = {}
-    for r in cleared:
-        counts[r.get("op")] = counts.get(r.get("op"), 0) + 1
-    ops = ", ".join(f"{op} ×{n}" if n > 1 else f"{op}" for op, n in sorted(counts.items(), key=lambda kv: str(kv[0])))
-    return f"cleared {len(cleared)} dangling run(s) left by ended processes ({ops})"
 
 
 def sweep_text(store) -> str:

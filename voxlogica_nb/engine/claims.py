@@ -44,7 +44,8 @@ import threading
 import time
 import weakref
 
-__all__ = ["ClaimTable", "Claim", "WaitTimeout", "WaitCancelled", "CancelEvent", "process_start_time"]
+__all__ = ["ClaimTable", "Claim", "WaitTimeout", "WaitCancelled", "CancelEvent", "on_set",
+           "process_start_time"]
 
 
 class WaitTimeout(TimeoutError):
@@ -149,6 +150,15 @@ def _watch_plain_event(event: threading.Event, fn):
     if event.is_set():
         fn()
     return unregister
+
+
+def on_set(event: threading.Event, fn):
+    """Call ``fn()`` once ``event`` is set (at once if it is); returns a
+    function that unregisters it."""
+    if isinstance(event, CancelEvent):
+        key = event.add_callback(fn)
+        return lambda: event.remove_callback(key)
+    return _watch_plain_event(event, fn)
 
 
 # -- process identity --------------------------------------------------------
@@ -414,13 +424,7 @@ class ClaimTable:
             target=self._wait_helper, args=(task_id, waiter),
             name=f"voxlogica-claim-{task_id[:8]}", daemon=True,
         )
-        unregister = None
-        if cancel is not None:
-            if isinstance(cancel, CancelEvent):
-                key = cancel.add_callback(waiter.done.set)
-                unregister = lambda: cancel.remove_callback(key)  # noqa: E731
-            else:
-                unregister = _watch_plain_event(cancel, waiter.done.set)
+        unregister = on_set(cancel, waiter.done.set) if cancel is not None else None
         helper.start()
         try:
             waiter.done.wait(timeout)

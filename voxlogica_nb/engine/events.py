@@ -4,7 +4,11 @@ The engine publishes :class:`Event` objects to observers (callables) from the
 thread that runs the scheduler loop, never from worker threads, so an
 observer may update a display directly. Kinds:
 
-``plan``    ``data = {"compute": N, "stored": M, "waiting": K}`` tasks to compute / found stored
+``plan``    ``data = {"compute": N, "stored": M}`` tasks to compute / found stored; sent
+            before anything runs, then again with the additional counts
+            when a ``for`` loop expands or a task must be computed after all
+            (unless another run or process computes some of them
+            meanwhile, the ``compute`` counts add up to the ``done`` events)
 ``start``   a task started on the worker pool
 ``done``    a task computed here finished
 ``load``    a value came from the store (or another run in this process)
@@ -45,12 +49,34 @@ def format_value(value) -> str:
     return repr(value)
 
 
+def summarize_cleared(cleared) -> str:
+    """One line: 'cleared 3 dangling runs (dt ×2, near)'."""
+    if not cleared:
+        return "no dangling runs"
+    counts: dict = {}
+    for r in cleared:
+        counts[r.get("op")] = counts.get(r.get("op"), 0) + 1
+    ops = ", ".join(f"{op} ×{n}" if n > 1 else f"{op}" for op, n in sorted(counts.items(), key=lambda kv: str(kv[0])))
+    return f"cleared {len(cleared)} dangling run(s) left by ended processes ({ops})"
+
+
 class TextProgress:
-    """Writes a throttled one-line progress report to a stream (stderr)."""
+    """Writes a one-line progress report per run to a stream (stderr).
+
+    On a terminal the line is rewritten in place (throttled); elsewhere (a
+    log file, a notebook's captured output) only the final line is written.
+    """
 
     def __init__(self, stream=None, interval=0.5):
         self.stream = stream or sys.stderr
         self.interval = interval
+        try:
+            self.live = self.stream.isatty()
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            self.live = False
+        self.reset()
+
+    def reset(self):
         self.total = self.done = self.loaded = self.failed = self.waiting = 0
         self.last = 0.0
         self.shown = False
@@ -74,6 +100,9 @@ class TextProgress:
                 self.stream.write(("\r" if self.shown else "") + self.line()
                                   + f" in {ev.data.get('seconds', 0.0):.2f} s\n")
                 self.stream.flush()
+            self.reset()  # the next run counts afresh
+            return
+        if not self.live:
             return
         now = time.monotonic()
         if self.total and now - self.last >= self.interval:

@@ -13,7 +13,8 @@ class Result:
     label repeats); ``r.printed`` lists every ``(label, value)`` in program
     order; ``r.warnings`` static warnings; ``r.failures`` the root failed tasks (operator, message, position,
     traceback); ``r.stats`` counts tasks computed here, loaded from the store
-    or memory (``cached``), waited on elsewhere and failed.
+    or memory (``cached``), waited on elsewhere and failed; ``r.dangling``
+    the owner records of dead processes' claims reported to this run.
     """
 
     def __init__(self, outcome, session=None, warnings=()):
@@ -22,9 +23,21 @@ class Result:
         self.failures = outcome.failures
         self.stats = outcome.stats
         self.seconds = outcome.seconds
+        self.dangling = outcome.dangling
         self._goal_failures = {e.target: f for e, f in outcome.effect_failures if e.kind == "print"}
         self._session = session
         self.warnings = list(warnings)  # static warnings, rendered with position and caret
+
+    @classmethod
+    def failed(cls, failure):
+        """The result of evaluating one value whose task failed."""
+        from .scheduler import Outcome
+
+        return cls(Outcome(failures=[failure]))
+
+    def not_computed(self) -> list:
+        """``(label, root failure)`` of every ``print`` that could not be computed."""
+        return list(self._goal_failures.items())
 
     @property
     def ok(self) -> bool:

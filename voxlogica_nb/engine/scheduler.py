@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 
 from ..errors import PrimitiveError
 from ..primitives.registry import REGISTRY
-from .events import Event
+from .events import Event, summarize_cleared
 from .executors import ThreadExecutor
 from .memory import LRU
 from .memory import MISSING as NOT_IN_MEMORY
-from .cache_admin import summarize_cleared
-from .claims import CancelEvent, WaitCancelled
+from .claims import CancelEvent, WaitCancelled, on_set
 from .store import MISSING, MemoryStore, NullStore
 
 PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
@@ -100,6 +99,10 @@ class Options:
     timeout: float | None = None
     cancel: threading.Event = field(default_factory=CancelEvent)
 
+    def __post_init__(self):
+        if self.cancel is None:
+            self.cancel = CancelEvent()
+
 
 @dataclass
 class Outcome:
@@ -109,6 +112,7 @@ class Outcome:
     effect_failures: list = field(default_factory=list)  # (Effect, Failure)
     values: dict = field(default_factory=dict)  # effect index -> value
     stats: dict = field(default_factory=dict)
+    dangling: list = field(default_factory=list)  # claims of dead processes reported to this run
     seconds: float = 0.0
 
 
@@ -139,9 +143,17 @@ class Engine:
         self._sharers: dict = {}  # task id -> runs waiting on another run's future
         self._lock = threading.RLock()  # done-callbacks may run while it is held
         # Claims left by dead processes (a crashed or restarted kernel) are
-        # cleared once, when the engine starts; the first run reports them.
+        # cleared once, when the engine starts, and reported once: to the
+        # first run that has observers, or to take_dangling().
         claims = getattr(self.store, "claims", None)
         self.dangling = claims.sweep() if claims is not None else []
+
+    def take_dangling(self) -> list[dict]:
+        """The owner records of dead processes' claims cleared when this
+        engine started, if not reported yet; [] afterwards."""
+        with self._lock:
+            cleared, self.dangling = self.dangling, []
+        return cleared
 
     def set_jobs(self, jobs: int) -> None:
         """Use ``jobs`` workers from now on; tasks already submitted finish
@@ -163,7 +175,8 @@ class Engine:
     def run(self, effects, table, observers=(), **options) -> Outcome:
         """Run the effects' tasks (and only what they need). ``options``:
         ``force``, ``no_cache``, ``timeout`` (seconds to wait on another
-        process), ``cancel`` (a threading.Event)."""
+        process), ``cancel`` (a threading.Event: setting it, from any thread,
+        stops the run with KeyboardInterrupt)."""
         return _Run(self, effects, table, list(observers), Options(**options)).execute()
 
     def evaluate(self, task, table, observers=(), **options):
@@ -277,6 +290,7 @@ class _Run:
         self.stats = {"computed": 0, "cached": 0, "waited": 0, "failed": 0}
         self.planned_heavy = 0
         self.planned_stored = 0
+        self.reported = (0, 0)  # (planned_heavy, planned_stored) already sent in plan events
         self.out = Outcome()
         use_store = not opts.no_cache
         self.store = engine.store if use_store else NullStore()
@@ -369,27 +383,44 @@ class _Run:
         self.expand_todo()
 
     # -- running ---------------------------------------------------------------
+    def report_plan(self, first=False):
+        """Send the work met since the last ``plan`` event (if any)."""
+        compute = self.planned_heavy - self.reported[0]
+        stored = self.planned_stored - self.reported[1]
+        if first or compute or stored:
+            self.reported = (self.planned_heavy, self.planned_stored)
+            self.emit("plan", compute=compute, stored=stored)
+
     def execute(self) -> Outcome:
         t0 = time.perf_counter()
-        if self.engine.dangling:
-            cleared, self.engine.dangling = self.engine.dangling, []
-            self.emit("dangling", cleared=cleared, text=summarize_cleared(cleared))
+        if self.observers:  # else it stays for a run that can show it
+            cleared = self.engine.take_dangling()
+            if cleared:
+                self.out.dangling = cleared
+                self.emit("dangling", cleared=cleared, text=summarize_cleared(cleared))
         self.plan([e.task for e in self.effects])
-        self.emit("plan", compute=self.planned_heavy, stored=self.planned_stored)
+        self.report_plan(first=True)
         self.next_effect = 0
         self.effect_busy = False
+        # wake the loop when another thread sets the cancel event
+        unwatch = on_set(self.opts.cancel, lambda: self.completions.put(("cancel", None, None)))
         try:
             self.loop()
         except BaseException:
             self.cancel()
             raise
+        finally:
+            unwatch()
         self.out.stats = dict(self.stats)
         self.out.seconds = time.perf_counter() - t0
         self.emit("finish", stats=self.out.stats, seconds=self.out.seconds)
         return self.out
 
     def loop(self):
+        cancel = self.opts.cancel
         while True:
+            if cancel.is_set():
+                raise KeyboardInterrupt
             while self.ready:
                 self.start(self.ready.popleft())
             self.advance_effects()
@@ -425,6 +456,7 @@ class _Run:
         self.state.pop(t.id, None)
         self.visit(t, goal=t.id in self.goals)
         self.expand_todo()
+        self.report_plan()
 
     def share(self, t, fut):
         """Wait for another run's in-flight future of ``t``."""
@@ -497,6 +529,8 @@ class _Run:
 
     def handle(self, item):
         kind, t, payload = item
+        if kind == "cancel":  # the loop checks the event
+            return
         if kind == "wait":  # a worker is blocked on another process's claim
             self.emit("wait", t)
             return
@@ -562,6 +596,7 @@ class _Run:
         self.gathers[t.id] = roots
         self.todo.append(t)
         self.expand_todo()
+        self.report_plan()
         aid = seq_task.id  # the loop no longer needs its sequence
         self.refs[aid] = self.refs.get(aid, 0) - 1
         if self.refs[aid] <= 0 and aid not in self.goals:

@@ -31,11 +31,13 @@ def open_store(cache_dir=None):
     return DiskStore(cache_dir)
 
 
-def get_engine(cache_dir=None, jobs=None) -> Engine:
+def get_engine(cache_dir=None, jobs=None, session_id=None) -> Engine:
     """The process's engine for this cache folder (created on first use).
 
     One engine per folder, so every run in the process shares its in-flight
-    table, claims and memory; ``jobs`` resizes its worker pool."""
+    table, claims and memory; ``jobs`` resizes its worker pool;
+    ``session_id`` (e.g. a kernel id) goes into the owner records of the
+    claims it takes from now on."""
     key = os.path.abspath(cache_dir or default_root())
     with _engines_lock:
         engine = _engines.get(key)
@@ -43,6 +45,9 @@ def get_engine(cache_dir=None, jobs=None) -> Engine:
             engine = _engines[key] = Engine(open_store(key), jobs=jobs)
         elif jobs:
             engine.set_jobs(jobs)
+        claims = getattr(engine.store, "claims", None)
+        if session_id is not None and claims is not None:
+            claims.session_id = session_id
         return engine
 
 
@@ -61,21 +66,36 @@ class Session:
     def table(self):
         return self.reducer.table
 
-    def _options(self, force, no_cache, timeout):
-        return {"force": force, "no_cache": self.no_cache if no_cache is None else no_cache,
+    @property
+    def warnings(self) -> list[str]:
+        """Static warnings of the last program or expression reduced."""
+        return self.reducer.last_warnings
+
+    def _options(self, force, no_cache, timeout, cancel=None):
+        opts = {"force": force, "no_cache": self.no_cache if no_cache is None else no_cache,
                 "timeout": timeout}
+        if cancel is not None:
+            opts["cancel"] = cancel
+        return opts
 
     def reduce(self, text: str, source_name: str = "<program>"):
         """Parse and reduce a program into this session (static checks only)."""
         return self.reducer.reduce_program(text, source_name)
 
     def run(self, text: str, source_name: str = "<program>", observers=(), force=False,
-            no_cache=None, timeout=None) -> Result:
+            no_cache=None, timeout=None, cancel=None) -> Result:
         """Run a program in this session; raises VoxLogicaError for syntax
-        and static errors (nothing runs then)."""
-        reduced = self.reduce(text, source_name)
-        outcome = self.engine.run(reduced.effects, self.table,
-                                  [*self.observers, *observers], **self._options(force, no_cache, timeout))
+        and static errors (nothing runs then). Setting ``cancel`` (a
+        threading.Event) from another thread stops the run with
+        KeyboardInterrupt, as Ctrl-C does."""
+        return self.run_reduced(self.reduce(text, source_name), observers, force, no_cache, timeout,
+                                cancel)
+
+    def run_reduced(self, reduced, observers=(), force=False, no_cache=None, timeout=None,
+                    cancel=None) -> Result:
+        """Run a program already reduced by :meth:`reduce` (options as for :meth:`run`)."""
+        outcome = self.engine.run(reduced.effects, self.table, [*self.observers, *observers],
+                                  **self._options(force, no_cache, timeout, cancel))
         return Result(outcome, self, reduced.warnings)
 
     def task(self, name: str) -> Task:
@@ -86,16 +106,19 @@ class Session:
         return binding
 
     def value(self, name: str, observers=(), **options):
-        """Compute (or fetch) the value bound to ``name``."""
+        """Compute (or fetch) the value bound to ``name``. ``options``:
+        ``force``, ``no_cache``, ``timeout``, ``cancel`` as for :meth:`run`."""
         return self._evaluate(self.task(name), observers, options)
 
     def evaluate(self, expression: str, observers=(), **options):
-        """Evaluate one expression in the session and return its value."""
+        """Evaluate one expression in the session and return its value
+        (its static warnings are left in :attr:`warnings`)."""
         task = self.reducer.reduce_expression(expression)
         return self._evaluate(task, observers, options)
 
     def _evaluate(self, task, observers, options):
-        opts = self._options(options.get("force", False), options.get("no_cache"), options.get("timeout"))
+        opts = self._options(options.get("force", False), options.get("no_cache"), options.get("timeout"),
+                             options.get("cancel"))
         return self.engine.evaluate(task, self.table, [*self.observers, *observers], **opts)
 
     def bind(self, name: str, value) -> None:

@@ -96,7 +96,11 @@ def tokenize(text: str, source: str = "<program>") -> list[Token]:
             i = j
         else:
             _fail(f"unexpected character {c!r}", source, text, line, col)
-    col = n - line_start + 1
+    if toks:  # just after the last token, so "found end of input" points at a visible line
+        last = toks[-1]
+        line, col = last.line, last.col + (last.end - last.start)
+    else:
+        col = n - line_start + 1
     toks.append(Token("eof", "", line, col, n, n))
     return toks
 

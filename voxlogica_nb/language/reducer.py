@@ -3,8 +3,15 @@
 Functions expand like macros at their call sites with lexical scope;
 expansion is memoised on (function, argument ids, loop depth, base image),
 so exponential call trees over few distinct tasks reduce in time
-proportional to the distinct tasks. Unknown names, wrong arity and type
-mismatches are reported here, before anything runs.
+proportional to the distinct tasks. The memo is dropped when the registry
+changes (a primitive re-registered with a new body). Unknown names, wrong
+arity and type mismatches are reported here, before anything runs.
+
+The base image: each program's first ``load`` command loads its file alone
+(its id depends only on the file's content) and becomes the base image;
+later ``load`` commands of that program conform to it. A program without a
+``load`` keeps the base of the previous one. ``load(path)`` as an expression
+takes no base: it neither sets the base nor is checked against it.
 
 The reducer does not know the registry's contents: it is handed one (any
 object with ``lookup(name, opened)``, ``names(opened)``, ``has_namespace``),
@@ -99,6 +106,9 @@ class Reducer:
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self.library_sources: set[str] = set()
         self.warnings: list[str] = []  # collected while reducing, handed to the caller
+        self.last_warnings: list[str] = []  # those of the last program or expression
+        self.loaded_here = False  # the current program has set the base image
+        self._generation = getattr(registry, "generation", 0)
         self.table.index_prim = registry.lookup("index")
         self._load = registry.lookup("load")
         self.check_names = True
@@ -117,6 +127,8 @@ class Reducer:
     def reduce_program(self, text: str, source: str = "<program>") -> Reduced:
         self.sources[source] = text
         program = parse(text, source)
+        self.check_registry()
+        self.loaded_here = False
         out = Reduced()
         try:
             with _deep_recursion():
@@ -124,13 +136,28 @@ class Reducer:
                     self.command(cmd, out)
         finally:
             out.warnings, self.warnings = self.warnings, []
+            self.last_warnings = out.warnings
         return out
 
     def reduce_expression(self, text: str, source: str = "<expression>") -> Task:
+        """The task of one expression; its warnings go to ``last_warnings``."""
         self.sources[source] = text
         node = parse_expression(text, source)
-        with _deep_recursion():
-            return self.expr(node, self.root(), 0)
+        self.check_registry()
+        try:
+            with _deep_recursion():
+                return self.expr(node, self.root(), 0)
+        finally:
+            self.last_warnings, self.warnings = self.warnings, []
+
+    def check_registry(self):
+        """Forget expansions and resolutions made with primitives that have
+        since been replaced (their tasks would run the old code)."""
+        generation = getattr(self.registry, "generation", 0)
+        if generation != self._generation:
+            self._generation = generation
+            self.memo.clear()
+            self._resolved.clear()
 
     def root(self) -> Scope:
         return Scope(self.globals)
@@ -148,10 +175,11 @@ class Reducer:
             if self._load is None:
                 self.error("`load` is not available (no image support installed)", cmd.pos)
             path = self.table.const(cmd.path, cmd.pos)
-            args = [path] if self.base is None else [path, self.base]
+            args = [path, self.base] if self.loaded_here else [path]
             task = self.apply(self._load, args, cmd.pos, "load")
-            if self.base is None:
+            if not self.loaded_here:  # the program's first load: the new base
                 self.base = task
+                self.loaded_here = True
             self.globals[cmd.name] = task
             out.defined.append(cmd.name)
         elif isinstance(cmd, Print):

@@ -109,9 +109,17 @@ class Registry:
     def __init__(self):
         self._prims: dict[str, Primitive] = {}
         self._loaders: dict[str, Callable[["Registry"], None]] = {}
+        self.generation = 0  # bumped on every change, so reducers drop what they resolved
 
     def add(self, prim: Primitive) -> Primitive:
         self._prims[prim.name] = prim
+        self.generation += 1
+        return prim
+
+    def remove(self, name: str) -> Primitive | None:
+        """Unregister ``name`` (e.g. before registering an edited version)."""
+        prim = self._prims.pop(name, None)
+        self.generation += 1
         return prim
 
     def primitive(self, name: str, *signatures: str, cost: str = "heavy", **options) -> Callable:
@@ -135,6 +143,7 @@ class Registry:
                     if key != "doc" and getattr(existing, key) != value:
                         raise ValueError(f"primitive {name!r}: {key} differs from its first registration")
                 existing.overloads.extend(overloads)
+                self.generation += 1
             return fn
 
         return register
