@@ -49,11 +49,24 @@ def primitive(*signatures: str, name: str | None = None, version: str = "1", cos
         if existing is not None and existing.namespace == "" and any(
                 o.fn.__module__.startswith("voxlogica_nb.") for o in existing.overloads):
             raise ValueError(f"{qualified!r} is a builtin; choose another name")
-        registry._prims.pop(qualified, None)  # re-registering replaces (notebook cell re-run)
+        registry.remove(qualified)  # re-registering replaces (notebook cell re-run)
         registry.primitive(qualified, *signatures, version=f"{version}+{digest}", cost=cost)(fn)
         return fn
 
     return register
+
+
+def load_ipython_extension(shell):
+    """``%load_ext voxlogica_nb``: the ``%%voxlogica`` magics (see :mod:`voxlogica_nb.notebook`)."""
+    from .notebook import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell):
+    from .notebook import unload_ipython_extension as unload
+
+    unload(shell)
 
 
 __all__ = ["run", "primitive", "Session", "Result", "Engine", "Failure", "TaskFailed", "Image",
