@@ -146,6 +146,19 @@ def test_unknown_name_has_hint_and_cell_source(ip):
     assert "<cell " in text(cap)
 
 
+def test_error_inside_a_function_of_an_earlier_cell_quotes_that_cell(ip):
+    with capture_output():
+        ip.run_cell('%%voxlogica\nlet f(x) = x .+. "a"', store_history=True)
+        ip.run_cell('%%voxlogica\nlet y = 1', store_history=True)
+    with capture_output() as cap:
+        res = ip.run_cell('%%voxlogica\nprint "v" f(1)', store_history=True)
+    assert not res.success
+    shown = text(cap)
+    n = len(ip.user_ns["In"]) - 1
+    assert f"<cell {n}>:1:11: type error" in shown and f"(in <cell {n - 2}>:1:" in shown
+    assert 'print "v" f(1)' in shown
+
+
 def test_failing_task_other_goals_displayed(ip):
     res, cap = cell(ip, "-o r", 'print "ok" 1 .+. 1\nload bad = "nope.nii.gz"\nprint "v" volume(intensity(bad) >. 1)')
     assert not res.success

@@ -61,6 +61,7 @@ class VoxLogicA(Magics):
         self.cell_names: dict = {}  # cell id -> {name: binding} made by its last run
         self.viewers: dict = {}  # cell id -> slice viewers of its last run
         self.cell_id = None
+        self.runs = 0
 
     # -- settings -------------------------------------------------------------
     def _engine(self):
@@ -108,10 +109,11 @@ class VoxLogicA(Magics):
         """
         args = self._args(self.voxlogica, line)
         self.bind_inputs(args.input)
-        source = f"<cell {self.shell.execution_count}>"
+        source = self.source_name(cell)
         reduced = self.reduce_cell(cell, source)
         quiet = args.quiet
-        progress = None if (quiet or args.no_progress) else self.progress_display()
+        shows = reduced.effects and not (quiet or args.no_progress)
+        progress = self.progress_display() if shows else None
         cancel = CancelEvent()
         jobs = self.session.engine.jobs
         if args.jobs:
@@ -233,6 +235,19 @@ class VoxLogicA(Magics):
             if viewer is not None:
                 shown.append(viewer)
         self.viewers[self.cell_id] = shown
+
+    def source_name(self, text) -> str:
+        """``<cell n>`` with the number the frontend shows (``In[n]``), or a
+        count of cells run when history is off; distinct from other cells'
+        names, since errors quote their text."""
+        self.runs += 1
+        history = getattr(self.shell.history_manager, "input_hist_raw", None) or [""]
+        n = len(history) - 1 if text.strip() in history[-1] else self.runs
+        name, sources, k = f"<cell {n}>", self.session.reducer.sources, 1
+        while sources.get(name, text) != text:
+            k += 1
+            name = f"<cell {n}.{k}>"
+        return name
 
     def pre_run_cell(self, info):
         self.cell_id = getattr(info, "cell_id", None)
