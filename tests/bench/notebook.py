@@ -82,7 +82,7 @@ def progress_rate(ip):
     nbprogress.WidgetProgress.refresh = counting
     # 10,000 light tasks: a chain over a small image, no store writes.
     program = "load a = \"pic.png\"\nlet x0 = intensity(a)\n" + "\n".join(
-        f"let x{i} = x{i - 1} .+. 1" for i in range(1, 10_000)) + "\nprint \"m\" max(x9999)"
+        f"let x{i} = x{i - 1} + 1" for i in range(1, 10_000)) + "\nprint \"m\" max(x9999)"
     from voxlogica_nb import data
     from IPython.utils.capture import capture_output
 
