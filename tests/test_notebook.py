@@ -298,3 +298,23 @@ def test_reload_and_double_load_keep_the_session(ip):
     res, cap = cell(ip, "-o r", 'print "k" kept')
     assert res.success, text(cap)
     assert ip.user_ns["r"]["k"] == 5.0
+
+
+def test_settings_from_ipython_config(ip, tmp_path):
+    """``c.VoxLogicA.jobs = 1`` in ipython_config.py reaches the extension when it loads."""
+    ip.extension_manager.unload_extension("voxlogica_nb")
+    ip.config.VoxLogicA.jobs = 1
+    ip.config.VoxLogicA.progress = "off"
+    try:
+        ip.extension_manager.load_extension("voxlogica_nb")
+        m = magics(ip)
+        assert (m.jobs, m.progress) == (1, "off")
+        assert m.session.engine.jobs == 1
+    finally:
+        ip.config.pop("VoxLogicA", None)
+
+
+def test_magic_help_lists_its_options(ip):
+    doc = magics(ip).voxlogica.__doc__
+    for option in ("-o NAME", "--no-cache", "--force", "--jobs", "--no-progress", "--timeout", "--quiet", "-i"):
+        assert option in doc

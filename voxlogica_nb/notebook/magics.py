@@ -71,11 +71,15 @@ class VoxLogicA(Magics):
 
     @observe("cache_dir")
     def _cache_dir_changed(self, change):
+        if not hasattr(self, "session"):  # set from configuration while constructing
+            return
         self.session.engine = self._engine()
         self.report_dangling()
 
     @observe("jobs")
     def _jobs_changed(self, change):
+        if not hasattr(self, "session"):
+            return
         self.session.engine.set_jobs(change["new"] or os.cpu_count() or 1)
 
     def report_dangling(self):
