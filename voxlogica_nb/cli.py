@@ -9,8 +9,10 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from .engine.events import TextProgress, format_value
+from .engine.result import not_done_line
 from .errors import VoxLogicaError
 
 
@@ -27,6 +29,9 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=None, help="seconds to wait for a task another process runs")
     p.add_argument("--graph", default=None, help="write the task graph to a .dot or .json file")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--log-format", choices=("plain", "voxlogica1"), default="plain",
+                   help="how printed values appear on stdout: label=value lines (plain), or "
+                        "VoxLogicA 1's log lines `[    1234ms] [user] label=value`")
 
     p = sub.add_parser("primitives", help="list builtins with signatures")
     p.add_argument("namespace", nargs="?", default=None, help="e.g. simpleitk")
@@ -70,9 +75,11 @@ def run_text(text, source, args) -> int:
         write_graph(args.graph, [e.task for e in reduced.effects])
     observers = [] if args.quiet else [TextProgress(sys.stderr)]
 
+    show_line = voxlogica1_line if getattr(args, "log_format", "plain") == "voxlogica1" else plain_line
+
     def show(ev):
         if ev.kind == "print":
-            print(f"{ev.data['label']}={format_value(ev.data['value'])}", flush=True)
+            print(show_line(ev.data["label"], ev.data["value"]), flush=True)
 
     try:
         outcome = session.engine.run(reduced.effects, session.table, [show, *observers],
@@ -83,9 +90,29 @@ def run_text(text, source, args) -> int:
     for f in outcome.failures:
         print(f"{f}", file=sys.stderr)
     for e, f in outcome.effect_failures:
-        if f not in outcome.failures:
-            print(f"{e.pos}: {e.kind} {e.target!r} not done: {f}", file=sys.stderr)
+        if not (e.kind == "save" and f.op == "save"):  # a failed save was reported above
+            print(not_done_line(e, f), file=sys.stderr)
     return 1 if outcome.failures else 0
+
+
+def plain_line(label, value) -> str:
+    return f"{label}={format_value(value)}"
+
+
+_T0 = time.monotonic()
+
+
+def voxlogica1_line(label, value) -> str:
+    """A value as VoxLogicA 1 logs it: ``[      1234ms] [user] label=value``
+    (strings quoted, booleans lower case), for scripts that parse its output."""
+    if isinstance(value, str):
+        text = '"' + value + '"'
+    elif isinstance(value, (list, tuple)):
+        text = "[" + "; ".join(format_value(v) for v in value) + "]"
+    else:
+        text = format_value(value)
+    ms = int((time.monotonic() - _T0) * 1000)
+    return f"[{ms:10d}ms] [user] {label}={text}"
 
 
 def write_graph(path, roots):
@@ -165,7 +192,7 @@ def cmd_demo(args) -> int:
         with open(os.path.basename(program), encoding="utf-8") as f:
             text = f.read()
         ns = argparse.Namespace(cache_dir=None, jobs=None, no_cache=False, force=False, timeout=None,
-                                graph=None, quiet=False)
+                                graph=None, quiet=False, log_format="plain")
         return run_text(text, os.path.basename(program), ns)
     finally:
         os.chdir(cwd)

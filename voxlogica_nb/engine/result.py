@@ -25,6 +25,9 @@ class Result:
         self.seconds = outcome.seconds
         self.dangling = outcome.dangling
         self._goal_failures = {e.target: f for e, f in outcome.effect_failures if e.kind == "print"}
+        # Every print or save that did not happen, as located lines.
+        self.not_done = [not_done_line(e, f) for e, f in outcome.effect_failures
+                         if not (e.kind == "save" and f.op == "save")]
         self._session = session
         self.warnings = list(warnings)  # static warnings, rendered with position and caret
 
@@ -34,10 +37,6 @@ class Result:
         from .scheduler import Outcome
 
         return cls(Outcome(failures=[failure]))
-
-    def not_computed(self) -> list:
-        """``(label, root failure)`` of every ``print`` that could not be computed."""
-        return list(self._goal_failures.items())
 
     @property
     def ok(self) -> bool:
@@ -82,6 +81,8 @@ class Result:
             lines.append(f"  {label}={_short(value)}")
         for f in self.failures:
             lines.append(f"  failed: {f}")
+        for line in self.not_done:
+            lines.append(f"  {line}")
         return "\n".join(lines)
 
     def _repr_html_(self):
@@ -90,6 +91,12 @@ class Result:
         fails = "".join(f"<li>{html.escape(str(f))}</li>" for f in self.failures)
         return (f"<div><b>voxlogica</b> {html.escape(self.summary())}"
                 f"<table>{rows}</table>{'<ul>' + fails + '</ul>' if fails else ''}</div>")
+
+
+def not_done_line(effect, root) -> str:
+    """``prog.imgql:3:1: print "v" not computed: `load` at 1:1 failed``."""
+    what = "not computed" if effect.kind == "print" else "not saved"
+    return f'{effect.pos}: {effect.kind} "{effect.target}" {what}: `{root.op}` at {root.where} failed'
 
 
 def _short(value) -> str:

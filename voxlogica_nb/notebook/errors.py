@@ -23,8 +23,7 @@ class CellFailed(Exception):
             self.lines.append(str(f))
             if f.pos is not None:
                 self.lines.extend(_located(sources.get(f.pos.source, ""), f.line, f.col))
-        for label, failure in result.not_computed():
-            self.lines.append(f'print "{label}" not computed: {failure.op} at {failure.where} failed')
+        self.lines.extend(result.not_done)
         super().__init__("\n".join(self.lines))
 
     def _render_traceback_(self):

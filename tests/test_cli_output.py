@@ -1,0 +1,49 @@
+"""What `voxlogica run` says about goals that were not computed, and the
+VoxLogicA 1 log format."""
+import re
+
+import voxlogica_nb as vx
+from voxlogica_nb.cli import main
+
+FAILING = ('load bad = "nope.png"\nprint "a" 1\nprint "v" volume(intensity(bad) >. 1)\n'
+           'save "out.json" volume(intensity(bad) >. 1)\n')
+
+
+def run_cli(tmp_path, text, *options, capsys):
+    prog = tmp_path / "prog.imgql"
+    prog.write_text(text)
+    code = main(["run", str(prog), "--quiet", *options])
+    return (code, *capsys.readouterr())
+
+
+def test_every_goal_not_computed_is_named(tmp_path, capsys, in_tmp):
+    code, out, err = run_cli(tmp_path, FAILING, capsys=capsys)
+    assert code == 1
+    assert out.splitlines() == ["a=1.0"]
+    lines = err.splitlines()
+    assert any(ln.endswith("prog.imgql:1:1: `load` failed: no such file 'nope.png'") for ln in lines)
+    assert any(ln.endswith('prog.imgql:3:1: print "v" not computed: `load` at 1:1 failed') for ln in lines)
+    assert any(ln.endswith('prog.imgql:4:1: save "out.json" not saved: `load` at 1:1 failed') for ln in lines)
+
+
+def test_result_names_goals_not_computed(in_tmp):
+    r = vx.run(FAILING, source_name="p.imgql")
+    assert r["a"] == 1.0 and not r.ok
+    assert r.not_done == ['p.imgql:3:1: print "v" not computed: `load` at 1:1 failed',
+                          'p.imgql:4:1: save "out.json" not saved: `load` at 1:1 failed']
+    assert 'print "v" not computed' in repr(r)
+
+
+def test_failed_save_is_not_reported_twice(tmp_path, capsys):
+    code, out, err = run_cli(tmp_path, 'save "x.unknown" 1', capsys=capsys)
+    assert code == 1
+    assert "unknown extension" in err and "not saved" not in err
+
+
+def test_log_format_voxlogica1(tmp_path, capsys):
+    code, out, err = run_cli(tmp_path, 'print "a" 1 + 2\nprint "s" "hi"\nprint "b" 1 < 2\nprint "l" range(0, 2)',
+                             "--log-format", "voxlogica1", capsys=capsys)
+    assert code == 0
+    pattern = re.compile(r"^\[ *\d+ms\] \[user\] (\w+)=(.*)$")
+    parsed = [pattern.match(line).groups() for line in out.splitlines()]
+    assert parsed == [("a", "3.0"), ("s", '"hi"'), ("b", "true"), ("l", "[0.0; 1.0]")]
