@@ -230,8 +230,12 @@ def test_overlay_uses_base_window_and_colour_base():
     pic, disc = data.shapes(), data.shapes_truth()["disc"]
     over = render.to_rgb(disc, base=pic)
     m = disc.array.astype(bool)
-    assert np.array_equal(over[~m], render.to_rgb(pic)[~m])
-    assert (over[m][:, 0] >= 128).all() and not np.array_equal(over[m], render.to_rgb(pic)[m])
+    # A colour base is drawn in grey, so a red mask over the red disc stands out.
+    assert (over[~m][:, 0] == over[~m][:, 1]).all() and (over[~m][:, 1] == over[~m][:, 2]).all()
+    luminance = render.to_rgb(pic)[~m].astype(float) @ [0.299, 0.587, 0.114]
+    assert np.abs(over[~m][:, 0] - luminance).max() <= 1
+    inside = over[m].astype(int)
+    assert ((inside[:, 0] - inside[:, 1]) >= 40).all()  # clearly red where the base was red already
 
 
 def test_overlay_over_bool_base():

@@ -247,8 +247,10 @@ def to_rgb(image, axis: int = 0, index: int | None = None, base=None, window=Non
     * colour: values clipped to 0..255 and rounded, NaN black; an alpha
       component is dropped.
     * bool (nonzero is true): over a base, the mask is red at 50 % opacity
-      and its outline fully red, so thin masks stay visible; without a
-      base, red on black. A bool base is drawn white on black.
+      and its outline fully red, so thin masks stay visible; a colour
+      base is drawn in grey (luminance) so the mask stands out on red
+      objects too; without a base, red on black. A bool base is drawn
+      white on black.
     """
     values = slice_of(image, axis, index)
     if image.kind == "number":
@@ -262,6 +264,9 @@ def to_rgb(image, axis: int = 0, index: int | None = None, base=None, window=Non
             picture = _grey(slice_of(base, axis, index) != 0, (0.0, 1.0))
         else:
             picture = to_rgb(base, axis, index, window=base_window)
+            if base.kind == "colour":  # grey, so the red mask stands out even on red objects
+                grey = picture.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+                picture = np.repeat(grey[..., None], 3, axis=-1)
         out = picture.astype(np.float32)
         out[mask] = (1.0 - MASK_ALPHA) * out[mask] + MASK_ALPHA * np.float32(MASK_COLOUR)
         out[_outline(mask)] = MASK_COLOUR
