@@ -1,18 +1,26 @@
-"""Lexer and recursive-descent parser for ImgQL (LANGUAGE.md §1–3).
+"""Lexer and parser for ImgQL (LANGUAGE.md §1–3).
 
 There is no operator precedence: infix chains group to the right and a
-prefix operator takes everything to its right. Chains are parsed with an
-explicit stack, so long programs do not exhaust Python's recursion limit.
+prefix operator takes everything to its right. The parser is written as
+recursive descent, but its methods are generators driven from a list
+(:func:`_drive`): a method that needs a sub-expression yields the generator
+parsing it. Nesting depth is therefore limited by memory, not by Python's
+recursion limit.
+
+A syntax error does not end parsing at once: the parser skips to the next
+command keyword that begins a line and goes on, so one run reports up to
+``MAX_ERRORS`` syntax errors (the lexer stops at the first bad character).
 """
 from __future__ import annotations
 
 import re
 
-from ..errors import VoxLogicaError
-from .syntax import (Bool, Call, For, Import, Let, LetIn, Load, Number, Pos, Print,
+from ..errors import MAX_ERRORS, VoxLogicaError
+from .syntax import (Bool, Call, Chain, For, Import, Let, LetIn, Load, Number, Pos, Print,
                      Program, Save, String)
 
 KEYWORDS = frozenset("let load save print import for in do true false".split())
+COMMANDS = frozenset("let load save print import".split())
 OP_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ#;:_'.|!$%&/^=*-+<>?@~\\")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
 _WORD = re.compile(r"[A-Za-z0-9_]*")
@@ -124,12 +132,32 @@ def parse_expression(text: str, source: str = "<expression>"):
     return e
 
 
+def _drive(gen):
+    """Run a parsing generator to its end and return its value. Whenever a
+    generator yields another one, that one runs first and its value is sent
+    back: recursion on a list instead of Python's stack."""
+    stack = [gen]
+    value = None
+    while True:
+        try:
+            sub = stack[-1].send(value)
+        except StopIteration as stop:
+            stack.pop()
+            if not stack:
+                return stop.value
+            value = stop.value
+        else:
+            stack.append(sub)
+            value = None
+
+
 class _Parser:
     def __init__(self, text, source):
         self.text = text
         self.source = source
         self.toks = tokenize(text, source)
         self.i = 0
+        self._groups_with_comma = None
 
     # -- helpers -----------------------------------------------------------
     @property
@@ -169,16 +197,40 @@ class _Parser:
     # -- commands ----------------------------------------------------------
     def program(self) -> Program:
         prog = Program(source=self.source, text=self.text)
+        errors = []
         while not self.at("eof"):
-            prog.commands.append(self.command())
+            start = self.i
+            try:
+                prog.commands.append(self.command())
+            except VoxLogicaError as err:
+                errors.append(err)
+                if len(errors) >= MAX_ERRORS:
+                    if self.skip_to_command(start):
+                        raise VoxLogicaError.combine(
+                            errors, f"stopped at line {self.tok.line}: the rest was not checked") from None
+                    break
+                self.skip_to_command(start)
+        if errors:
+            raise VoxLogicaError.combine(errors)
         return prog
+
+    def skip_to_command(self, start) -> bool:
+        """After a syntax error in the command that began at token ``start``:
+        move to the next command keyword that begins a line (False at the end)."""
+        self.i = max(self.i, start + 1)
+        while not self.at("eof"):
+            t = self.tok
+            if t.kind == "kw" and t.text in COMMANDS and self.toks[self.i - 1].line < t.line:
+                return True
+            self.i += 1
+        return False
 
     def command(self):
         t = self.tok
         if t.kind == "kw":
             if t.text == "let":
                 self.advance()
-                name, params, value = self.binding()
+                name, params, value = _drive(self.binding())
                 return Let(name, params, value, self.pos(t))
             if t.text == "load":
                 self.advance()
@@ -205,7 +257,7 @@ class _Parser:
         self.advance()
 
     def binding(self):
-        """NAME [(params)] = expr, after `let`."""
+        """NAME [(params)] = expr, after `let` (a generator, see _drive)."""
         t = self.tok
         if t.kind not in ("name", "op"):
             self.error(f"expected a name to define after `let`, found {describe_token(t)}")
@@ -224,35 +276,67 @@ class _Parser:
             if len(set(params)) != len(params):
                 self.error(f"repeated parameter name in the definition of `{t.text}`", t)
         self.expect_eq()
-        return t.text, params, self.expr()
+        value = yield self.expression()
+        return t.text, params, value
 
     # -- expressions -------------------------------------------------------
     def expr(self):
-        # Right-grouping chains with an explicit stack of pending operators:
-        # ("in", lhs, op, extra_args, pos) for infix, ("pre", op, pos) for prefix.
+        return _drive(self.expression())
+
+    def expression(self):
+        """An expression (a generator, see _drive). Right-grouping chains use
+        a list of pending operators: ("pre", token) for a prefix,
+        ("in", lhs, token, extra_args, lhs_start, lhs_end, op_end) for infix."""
         pending = []
         while True:
             t = self.tok
+            start = t.start
             if t.kind == "kw" and t.text in ("let", "for"):
-                value = self.let_in() if t.text == "let" else self.for_()
+                value = yield (self.let_in() if t.text == "let" else self.for_())
                 break
             if t.kind == "op" and not self.is_signed_number() and not self.is_op_call():
                 self.advance()
-                pending.append(("pre", t.text, self.pos(t)))
+                pending.append(("pre", t))
                 continue
-            value = self.operand()
+            value = self.leaf()
+            if value is None:  # an operand with expressions inside (inlined: one generator less per level)
+                if t.kind == "(":
+                    self.advance()
+                    value = yield self.expression()
+                    self.expect(")", what="`)`")
+                elif t.kind == "name" or self.is_op_call() or (t.kind == "kw" and t.text == "load"
+                                                               and self.peek().kind == "("):
+                    self.advance()  # a call; `load(path)` is also an expression
+                    value = Call(t.text, (yield self.arguments("(", ")")), self.pos(t))
+                else:
+                    self.error(f"expected an expression, found {describe_token(t)}")
             if self.at("op"):
+                end = self.toks[self.i - 1].end
                 op = self.advance()
-                extra = self.arguments("[", "]") if self.at("[") else []
-                pending.append(("in", value, op.text, extra, self.pos(op)))
+                extra = (yield self.arguments("[", "]")) if self.at("[") else []
+                pending.append(("in", value, op, extra, start, end, self.toks[self.i - 1].end))
                 continue
             break
+        if not pending:
+            return value
+        chain = None
+        if len(pending) > 1:  # how it groups is worth showing in messages
+            parts = []
+            for item in pending:
+                if item[0] == "pre":
+                    parts.append(("pre", item[1].start, item[1].end))
+                else:
+                    parts.append(("operand", item[4], item[5]))
+                    parts.append(("in", item[2].start, item[6]))
+            parts.append(("operand", start, self.toks[self.i - 1].end))
+            chain = Chain(self.text, parts)
         for item in reversed(pending):
             if item[0] == "pre":
-                value = Call(item[1], [value], item[2])
+                tok = item[1]
+                value = Call(tok.text, [value], self.pos(tok), chain)
             else:
-                _, lhs, op, extra, pos = item
-                value = Call(op, [lhs, value, *extra], pos)
+                _, lhs, tok, extra, *_ = item
+                value = Call(tok.text, [lhs, value, *extra], self.pos(tok), chain)
         return value
 
     def is_signed_number(self) -> bool:
@@ -272,29 +356,33 @@ class _Parser:
         `!(a) & b` is `!((a) & b)`."""
         if self.tok.kind != "op" or self.peek().kind != "(":
             return False
-        depth, k = 0, self.i + 1
-        while k < len(self.toks):
-            kind = self.toks[k].kind
+        if self._groups_with_comma is None:
+            self._groups_with_comma = self.groups_with_comma()
+        return self.i + 1 in self._groups_with_comma
+
+    def groups_with_comma(self) -> set:
+        """Indices of the opening brackets whose group has a comma of its
+        own (at its depth, before it closes), found in one pass."""
+        out, open_ = set(), []
+        for k, tok in enumerate(self.toks):
+            kind = tok.kind
             if kind in ("(", "["):
-                depth += 1
+                open_.append(k)
             elif kind in (")", "]"):
-                depth -= 1
-                if depth == 0:
-                    return False
-            elif kind == "," and depth == 1:
-                return True
-            elif kind == "eof":
-                return False
-            k += 1
-        return False
+                if open_:
+                    open_.pop()
+            elif kind == "," and open_:
+                out.add(open_[-1])
+        return out
 
     def let_in(self):
         t = self.advance()
-        name, params, value = self.binding()
+        name, params, value = yield self.binding()
         if not self.at("kw", "in"):
             self.error(f"expected `in` after the value of `let {name}`, found {describe_token(self.tok)}")
         self.advance()
-        return LetIn(name, params, value, self.expr(), self.pos(t))
+        body = yield self.expression()
+        return LetIn(name, params, value, body, self.pos(t))
 
     def for_(self):
         t = self.advance()
@@ -302,48 +390,46 @@ class _Parser:
         if not self.at("kw", "in"):
             self.error(f"expected `in` after `for {var}`, found {describe_token(self.tok)}")
         self.advance()
-        seq = self.expr()
+        seq = yield self.expression()
         if not self.at("kw", "do"):
             self.error(f"expected `do` after the sequence of `for {var} in …`, found {describe_token(self.tok)}")
         self.advance()
-        return For(var, seq, self.expr(), self.pos(t))
+        body = yield self.expression()
+        return For(var, seq, body, self.pos(t))
 
-    def operand(self):
+    def leaf(self):
+        """An operand that contains no expression (a literal, a bare name),
+        or None (the operands with expressions inside are in ``expression``)."""
         t = self.tok
-        if t.kind == "num":
+        kind = t.kind
+        if kind == "num":
             self.advance()
             return Number(float(t.text), self.pos(t))
+        if kind == "name":
+            if self.peek().kind == "(":
+                return None
+            self.advance()
+            return Call(t.text, None, self.pos(t))
+        if kind == "str":
+            self.advance()
+            return String(t.text, self.pos(t))
+        if kind == "kw" and t.text in ("true", "false"):
+            self.advance()
+            return Bool(t.text == "true", self.pos(t))
         if self.is_signed_number():
             self.advance()
             num = self.advance()
             return Number(float(t.text + num.text), self.pos(t))
-        if t.kind == "str":
-            self.advance()
-            return String(t.text, self.pos(t))
-        if t.kind == "kw" and t.text in ("true", "false"):
-            self.advance()
-            return Bool(t.text == "true", self.pos(t))
-        if t.kind == "name" or (t.kind == "kw" and t.text == "load" and self.peek().kind == "("):
-            self.advance()  # `load(path)` is also an expression
-            args = self.arguments("(", ")") if self.at("(") else None
-            return Call(t.text, args, self.pos(t))
-        if self.is_op_call():
-            self.advance()
-            return Call(t.text, self.arguments("(", ")"), self.pos(t))
-        if t.kind == "(":
-            self.advance()
-            e = self.expr()
-            self.expect(")", what="`)`")
-            return e
-        self.error(f"expected an expression, found {describe_token(t)}")
+        return None
 
     def arguments(self, open_, close):
+        """A bracketed, comma-separated list of expressions (a generator)."""
         open_tok = self.expect(open_)
         if self.at(close):
             self.error(f"empty argument list: write a zero-argument name without `{open_}{close}`", open_tok)
         args = []
         while True:
-            args.append(self.expr())
+            args.append((yield self.expression()))
             if self.at(","):
                 self.advance()
                 continue

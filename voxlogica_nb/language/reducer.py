@@ -7,6 +7,17 @@ proportional to the distinct tasks. The memo is dropped when the registry
 changes (a primitive re-registered with a new body). Unknown names, wrong
 arity and type mismatches are reported here, before anything runs.
 
+Expressions are reduced with an explicit work stack (:meth:`Reducer.expr`),
+not by recursion, so nesting depth is limited by memory only. Sequences
+may nest at most ``MAX_SEQUENCE_NESTING`` deep (their values are nested
+Python lists, which printing and storing walk recursively).
+
+A static error does not end the check: the command is skipped, the name it
+would bind is poisoned (later uses of it are skipped silently instead of
+causing more errors) and the next command is checked. The program then
+fails with one :class:`VoxLogicaError` listing up to ``MAX_ERRORS`` errors;
+its failed definitions bind nothing.
+
 The base image: each program's first ``load`` command loads its file alone
 (its id depends only on the file's content) and becomes the base image;
 later ``load`` commands of that program conform to it. A program without a
@@ -21,11 +32,10 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import VoxLogicaError
+from ..errors import MAX_ERRORS, VoxLogicaError
 from . import types as T
 from .parser import parse, parse_expression
 from .syntax import (Bool, Call, For, Import, Let, LetIn, Load, Number, Pos, Print, Save,
@@ -34,6 +44,8 @@ from .tasks import Task, TaskTable
 
 LIBRARY_DIR = Path(__file__).resolve().parent.parent / "primitives"
 STDLIB = "stdlib.imgql"
+MAX_SEQUENCE_NESTING = 100
+_LONG_WALK = 8  # scope lookups that walk further than this are cached
 
 
 class Function:
@@ -49,21 +61,36 @@ class Function:
 
 
 class Scope:
-    """Local bindings over a parent scope; the root holds a dict of globals."""
+    """Local bindings over a parent scope; the root holds a dict of globals.
 
-    __slots__ = ("vars", "parent")
+    A scope's ancestors do not change while it is in use, so a lookup that
+    walks far up a deep chain (``let … in`` inside ``let … in`` …) is
+    remembered in the scope it started from: chains of any depth resolve
+    names in constant time on average."""
+
+    __slots__ = ("vars", "parent", "cache")
 
     def __init__(self, vars: dict, parent: "Scope | None" = None):
         self.vars, self.parent = vars, parent
+        self.cache = None
 
     def lookup(self, name):
-        s = self
+        s, steps, v = self, 0, None
         while s is not None:
             v = s.vars.get(name)
             if v is not None:
-                return v
+                break
+            c = s.cache
+            if c is not None and name in c:
+                v = c[name]
+                break
             s = s.parent
-        return None
+            steps += 1
+        if steps > _LONG_WALK:
+            if self.cache is None:
+                self.cache = {}
+            self.cache[name] = v
+        return v
 
     def names(self):
         out, s = set(), self
@@ -71,6 +98,26 @@ class Scope:
             out.update(s.vars)
             s = s.parent
         return out
+
+
+class _Poisoned:
+    """What a name is bound to, for the rest of its program, after its
+    definition failed."""
+
+    __slots__ = ("name", "program")
+
+    def __init__(self, name, program):
+        self.name, self.program = name, program
+
+
+class _Skipped(Exception):
+    """A command needs something whose definition failed earlier in the same
+    program: it is skipped without an error of its own."""
+
+
+_UNBOUND = object()
+# work items of Reducer.expr
+_EVAL, _APPLY, _EXPAND, _MEMO, _LET, _FOR, _FOR_DONE = range(7)
 
 
 @dataclass
@@ -104,10 +151,13 @@ class Reducer:
         self._resolved: dict = {}  # (primitive, argument types) -> (result type, fn, cost)
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
+        self._site_nodes: list[Call] = []  # the calls written there
         self.library_sources: set[str] = set()
         self.warnings: list[str] = []  # collected while reducing, handed to the caller
         self.last_warnings: list[str] = []  # those of the last program or expression
         self.loaded_here = False  # the current program has set the base image
+        self._program = 0  # counts programs and expressions reduced
+        self._import_failed = False  # in the current program: unknown names are not reported
         self._generation = getattr(registry, "generation", 0)
         self.table.index_prim = registry.lookup("index")
         self._load = registry.lookup("load")
@@ -125,18 +175,47 @@ class Reducer:
 
     # -- programs ------------------------------------------------------------
     def reduce_program(self, text: str, source: str = "<program>") -> Reduced:
+        """Reduce a program; raises one VoxLogicaError listing its errors."""
         self.sources[source] = text
         program = parse(text, source)
         self.check_registry()
         self.loaded_here = False
+        self._program += 1
+        self._import_failed = False
         out = Reduced()
+        errors: list[VoxLogicaError] = []
+        poisoned: dict = {}  # name -> its binding before this program poisoned it
+        note = ""
         try:
-            with _deep_recursion():
-                for cmd in program.commands:
+            commands = program.commands
+            for i, cmd in enumerate(commands):
+                try:
                     self.command(cmd, out)
+                    continue
+                except VoxLogicaError as err:
+                    errors.extend(err.errors)
+                except _Skipped:
+                    pass
+                except RecursionError:  # a safety net: reduction does not recurse
+                    errors.append(self.make_error("too deeply nested to check", cmd.pos))
+                if isinstance(cmd, (Let, Load)):
+                    poisoned.setdefault(cmd.name, self.globals.get(cmd.name, _UNBOUND))
+                    self.globals[cmd.name] = _Poisoned(cmd.name, self._program)
+                if len(errors) >= MAX_ERRORS and i + 1 < len(commands):
+                    note = f"stopped at line {commands[i + 1].pos.line}: the rest was not checked"
+                    break
         finally:
+            for name, old in poisoned.items():  # a failed definition binds nothing
+                b = self.globals.get(name)
+                if isinstance(b, _Poisoned) and b.program == self._program:
+                    if old is _UNBOUND:
+                        del self.globals[name]
+                    else:
+                        self.globals[name] = old
             out.warnings, self.warnings = self.warnings, []
             self.last_warnings = out.warnings
+        if errors:
+            raise VoxLogicaError.combine(errors, note)
         return out
 
     def reduce_expression(self, text: str, source: str = "<expression>") -> Task:
@@ -144,9 +223,12 @@ class Reducer:
         self.sources[source] = text
         node = parse_expression(text, source)
         self.check_registry()
+        self._program += 1
+        self._import_failed = False
         try:
-            with _deep_recursion():
-                return self.expr(node, self.root(), 0)
+            return self.expr(node, self.root(), 0)
+        except RecursionError:  # a safety net: reduction does not recurse
+            raise self.make_error("too deeply nested to check", node.pos) from None
         finally:
             self.last_warnings, self.warnings = self.warnings, []
 
@@ -187,7 +269,11 @@ class Reducer:
         elif isinstance(cmd, Save):
             out.effects.append(Effect("save", cmd.path, self.expr(cmd.value, self.root(), 0), cmd.pos))
         elif isinstance(cmd, Import):
-            self.import_(cmd.target, cmd.pos)
+            try:
+                self.import_(cmd.target, cmd.pos)
+            except VoxLogicaError:
+                self._import_failed = True  # what it would define is unknown: do not report it
+                raise
 
     # -- imports -------------------------------------------------------------
     def import_(self, target: str, pos: Pos):
@@ -205,7 +291,13 @@ class Reducer:
                 self.import_file(path, pos)
                 return
         what = "file" if is_file else "file or namespace"
-        self.error(f"cannot import {target!r}: no such {what}", pos)
+        looked = []
+        for path in candidates[:-1]:
+            shown = _shown_path(path)
+            if shown not in looked:
+                looked.append(shown)
+        self.error(f'cannot import "{target}": no such {what} (looked in {", ".join(looked)} '
+                   f'and the standard library)', pos)
 
     def import_file(self, path: Path, pos: Pos | None):
         key = str(path.resolve())
@@ -224,75 +316,161 @@ class Reducer:
 
     # -- expressions ---------------------------------------------------------
     def expr(self, node, scope: Scope, depth: int) -> Task:
-        if isinstance(node, Call):
-            return self.call(node, scope, depth)
-        if isinstance(node, Number):
-            return self.table.const(node.value, node.pos)
-        if isinstance(node, String):
-            return self.table.const(node.value, node.pos)
-        if isinstance(node, Bool):
-            return self.table.const(node.value, node.pos)
-        if isinstance(node, LetIn):
-            if node.params is None:
-                value = self.expr(node.value, scope, depth)
-            else:
-                self.check_body(node.name, node.params, node.value, scope)
-                value = Function(node.name, node.params, node.value, scope, node.pos)
-            return self.expr(node.body, Scope({node.name: value}, scope), depth)
-        if isinstance(node, For):
-            return self.for_(node, scope, depth)
-        raise TypeError(f"unknown syntax node {node!r}")
+        """The task of expression ``node`` in ``scope`` at loop depth ``depth``.
 
-    def for_(self, node: For, scope: Scope, depth: int) -> Task:
-        seq = self.expr(node.seq, scope, depth)
-        if seq.type.name == "seq":
-            elem = seq.type.elem
-        elif seq.type == T.ANY:
-            elem = T.ANY
-        else:
-            self.error(f"`for` needs a sequence after `in`, got a {T.describe(seq.type)}", node.seq.pos
-                       if hasattr(node.seq, "pos") else node.pos)
-        param = self.table.param(depth, elem)
-        body = self.expr(node.body, Scope({node.var: param}, scope), depth + 1)
-        return self.table.for_(seq, body, depth, self.where(node.pos))
+        Evaluates with an explicit stack: ``work`` holds what is left to do
+        (the top is done next), ``values`` the tasks of finished
+        sub-expressions, in order. ``(_EVAL, node, scope, depth)`` reduces
+        a node; the other items finish a node once the values it needs are
+        on ``values``."""
+        work = [(_EVAL, node, scope, depth)]
+        values: list[Task] = []
+        sites = len(self.sites)
+        try:
+            while work:
+                item = work.pop()
+                kind = item[0]
+                if kind == _EVAL:
+                    node, scope, depth = item[1], item[2], item[3]
+                    cls = node.__class__
+                    if cls is Call:
+                        self.call(node, scope, depth, work, values)
+                    elif cls is Number or cls is String or cls is Bool:
+                        values.append(self.table.const(node.value, node.pos))
+                    elif cls is LetIn:
+                        if node.params is None:
+                            work.append((_LET, node, scope, depth))
+                            work.append((_EVAL, node.value, scope, depth))
+                        else:
+                            self.check_body(node.name, node.params, node.value, scope)
+                            fn = Function(node.name, node.params, node.value, scope, node.pos)
+                            work.append((_EVAL, node.body, Scope({node.name: fn}, scope), depth))
+                    elif cls is For:
+                        work.append((_FOR, node, scope, depth))
+                        work.append((_EVAL, node.seq, scope, depth))
+                    else:
+                        raise TypeError(f"unknown syntax node {node!r}")
+                elif kind == _APPLY:  # a primitive's arguments are on values
+                    _, node, prim, n = item
+                    args = values[len(values) - n:]
+                    del values[len(values) - n:]
+                    values.append(self.apply(prim, args, node.pos, node.name, node))
+                elif kind == _EXPAND:  # a function's arguments are on values
+                    _, fn, node, depth, n = item
+                    args = values[len(values) - n:]
+                    del values[len(values) - n:]
+                    self.expand(fn, node, depth, args, work, values)
+                elif kind == _MEMO:  # a function's body is done
+                    self.memo[item[1]] = values[-1]
+                    if item[2]:
+                        self.sites.pop()
+                        self._site_nodes.pop()
+                elif kind == _LET:  # the value of `let name = value in body` is done
+                    _, node, scope, depth = item
+                    work.append((_EVAL, node.body, Scope({node.name: values.pop()}, scope), depth))
+                elif kind == _FOR:  # the sequence of a loop is done
+                    _, node, scope, depth = item
+                    seq = values.pop()
+                    if seq.type.name == "seq":
+                        elem = seq.type.elem
+                    elif seq.type == T.ANY:
+                        elem = T.ANY
+                    else:
+                        self.error(f"`for` needs a sequence after `in`, got a {T.describe(seq.type)}",
+                                   node.seq.pos)
+                    param = self.table.param(depth, elem)
+                    work.append((_FOR_DONE, node, seq, depth))
+                    work.append((_EVAL, node.body, Scope({node.var: param}, scope), depth + 1))
+                else:  # _FOR_DONE: the body of a loop is done
+                    _, node, seq, depth = item
+                    body = values.pop()
+                    self.check_nesting(body.type, node.pos)
+                    values.append(self.table.for_(seq, body, depth, self.where(node.pos)))
+            return values.pop()
+        finally:
+            del self.sites[sites:]
+            del self._site_nodes[sites:]
 
-    def call(self, node: Call, scope: Scope, depth: int) -> Task:
+    def call(self, node: Call, scope: Scope, depth: int, work: list, values: list):
+        """Start reducing a call: push the work that finishes it, then its
+        arguments (or, when they are all literals or bound values, finish it
+        at once)."""
         binding = scope.lookup(node.name)
         if isinstance(binding, Task):
             if node.args is not None:
                 self.error(f"`{node.name}` is a value, not a function: it takes no arguments", node.pos)
-            return binding
+            values.append(binding)
+            return
+        args = node.args or ()
         if isinstance(binding, Function):
-            return self.expand(binding, node, scope, depth)
-        prim = self.registry.lookup(node.name, self.opened)
-        if prim is None:
-            self.unknown(node, scope)
-        args = [self.expr(a, scope, depth) for a in node.args or ()]
-        return self.apply(prim, args, node.pos, node.name)
+            if len(args) != len(binding.params):
+                s = "" if len(binding.params) == 1 else "s"
+                self.error(f"`{binding.name}` takes {len(binding.params)} argument{s} "
+                           f"({', '.join(binding.params)}), got {len(args)}", node.pos)
+            ready = self.leaves(args, scope)
+            if ready is not None:
+                self.expand(binding, node, depth, ready, work, values)
+                return
+            work.append((_EXPAND, binding, node, depth, len(args)))
+        elif isinstance(binding, _Poisoned):
+            if binding.program == self._program:
+                raise _Skipped
+            self.error(f"`{node.name}` has no value: its definition failed", node.pos)
+        else:
+            prim = self.registry.lookup(node.name, self.opened)
+            if prim is None:
+                self.unknown(node, scope)
+            ready = self.leaves(args, scope)
+            if ready is not None:
+                values.append(self.apply(prim, ready, node.pos, node.name, node))
+                return
+            work.append((_APPLY, node, prim, len(args)))
+        for a in reversed(args):
+            work.append((_EVAL, a, scope, depth))
 
-    def expand(self, fn: Function, node: Call, scope: Scope, depth: int) -> Task:
-        nargs = len(node.args or ())
-        if nargs != len(fn.params):
-            s = "" if len(fn.params) == 1 else "s"
-            self.error(f"`{fn.name}` takes {len(fn.params)} argument{s} ({', '.join(fn.params)}), got {nargs}",
-                       node.pos)
-        args = [self.expr(a, scope, depth) for a in node.args]
+    def leaves(self, args, scope: Scope) -> list[Task] | None:
+        """The tasks of ``args`` if each is a literal or a name bound to a
+        value (nothing to expand, nothing that can fail), else None."""
+        out = []
+        for a in args:
+            cls = a.__class__
+            if cls is Call:
+                if a.args is not None:
+                    return None
+                t = scope.lookup(a.name)
+                if not isinstance(t, Task):
+                    return None
+                out.append(t)
+            elif cls is Number or cls is String or cls is Bool:
+                out.append(self.table.const(a.value, a.pos))
+            else:
+                return None
+        return out
+
+    def expand(self, fn: Function, node: Call, depth: int, args: list[Task], work: list, values: list):
+        """Expand a call of ``fn`` on ``args``: from the memo, or push its body."""
         key = (fn.uid, tuple(a.id for a in args), depth, self.base.id if self.base else None)
         done = self.memo.get(key)
         if done is not None:
-            return done
+            values.append(done)
+            return
         user_site = not self.sites and node.pos.source not in self.library_sources
         if user_site:
             self.sites.append(node.pos)
-        try:
-            result = self.expr(fn.body, Scope(dict(zip(fn.params, args)), fn.scope), depth)
-        finally:
-            if user_site:
-                self.sites.pop()
-        self.memo[key] = result
-        return result
+            self._site_nodes.append(node)
+        work.append((_MEMO, key, user_site))
+        work.append((_EVAL, fn.body, Scope(dict(zip(fn.params, args)), fn.scope), depth))
 
-    def apply(self, prim, args: list[Task], pos: Pos, written: str) -> Task:
+    def check_nesting(self, body_type, pos: Pos):
+        """A loop's value may nest sequences at most MAX_SEQUENCE_NESTING deep."""
+        n, typ = 1, body_type
+        while typ.name == "seq":
+            n += 1
+            typ = typ.elem
+        if n > MAX_SEQUENCE_NESTING:
+            self.error(f"sequences nested more than {MAX_SEQUENCE_NESTING} deep", pos)
+
+    def apply(self, prim, args: list[Task], pos: Pos, written: str, node: Call | None = None) -> Task:
         key = (prim, tuple(a.type for a in args))
         resolved = self._resolved.get(key)
         if resolved is not None:
@@ -319,7 +497,8 @@ class Reducer:
             got = ", ".join(T.describe(t) for t in arg_types)
             expected = "; ".join("(" + ", ".join(T.describe(p) for p in s.params) + ")"
                                  for s in sigs if len(s.params) == n)
-            self.error(f"type error: `{written}` expects {expected}, got ({got})", pos)
+            self.error(f"type error: `{written}` expects {expected}, got ({got})", pos,
+                       self.grouping_hint(pos, node))
         fn, cost = self.overload(prim, arg_types)
         if given == n:  # calls that take the base image are resolved each time
             self._resolved[key] = (result, fn, cost, False)
@@ -346,16 +525,22 @@ class Reducer:
         """Warn about names a function body uses that are not bound where it
         is defined. Only a call makes it an error (VoxLogicA 1 accepts unused
         functions that could never be called)."""
-        known = scope.names() | set(params)
-        for call in _free_calls(body, known):
+        bound = set(params) | _binders(body)
+        for call in walk_names(body):
+            if call.name in bound or scope.lookup(call.name) is not None:
+                continue
             if self.registry.lookup(call.name, self.opened) is None:
                 try:
                     self.unknown(call, scope, extra=set(params))
+                except _Skipped:
+                    pass
                 except VoxLogicaError as err:
                     err.message = f"warning: {err.message} in function `{name}` (an error if it is called)"
                     self.warnings.append(err.render())
 
     def unknown(self, node: Call, scope: Scope, extra=()):
+        if self._import_failed:
+            raise _Skipped
         names = scope.names() | set(extra) | set(self.registry.names(self.opened))
         close = difflib.get_close_matches(node.name, sorted(names), n=1)
         hint = f"did you mean `{close[0]}`?" if close else ""
@@ -365,6 +550,24 @@ class Reducer:
                 self.error(f"unknown namespace `{ns}` in `{node.name}`", node.pos, hint)
         self.error(f"unknown name `{node.name}`", node.pos, hint)
 
+    def grouping_hint(self, pos: Pos, node: Call | None) -> str:
+        """For an error in an unparenthesised operator chain: how it groups
+        and, when the usual precedence would group it otherwise, how to write
+        that. The chain is the one written where the error is reported."""
+        if self.sites and pos.source != self.sites[0].source:
+            node = self._site_nodes[0]
+        chain = getattr(node, "chain", None)
+        if chain is None:
+            return ""
+        if len(chain.parts) > 2 * 8 + 1 or len(chain.written()) > 120:  # over 8 operators, or long
+            return "operators written one after another group to the right: parenthesise"
+        grouped = chain.grouped()
+        hint = f"`{chain.written()}` groups as `{grouped}`"
+        usual = chain.conventional()
+        if usual is not None and usual != grouped:
+            hint += f"; write `{usual}`"
+        return hint
+
     def where(self, pos: Pos) -> Pos:
         """Where to report a task: its own text if the user wrote it, else
         the user's call that expanded library code."""
@@ -373,22 +576,22 @@ class Reducer:
         return pos
 
     def error(self, message, pos: Pos, hint=""):
+        raise self.make_error(message, pos, hint)
+
+    def make_error(self, message, pos: Pos, hint="") -> VoxLogicaError:
         if self.sites and pos.source != self.sites[0].source:
             message = f"{message} (in {pos})"
             pos = self.sites[0]
         text = self.sources.get(pos.source, "")
         lines = text.splitlines()
         line = lines[pos.line - 1] if 0 < pos.line <= len(lines) else ""
-        raise VoxLogicaError(message, pos.source, pos.line, pos.col, line, hint)
+        return VoxLogicaError(message, pos.source, pos.line, pos.col, line, hint)
 
 
-def _free_calls(body, known: set):
-    """Calls in ``body`` to names not bound by ``known`` or by the body's own
-    ``let … in`` / ``for`` binders (a conservative check)."""
-    bound = set(known) | _binders(body)
-    for node in walk_names(body):
-        if isinstance(node, Call) and node.name not in bound:
-            yield node
+def _shown_path(path: Path) -> str:
+    """A path as the user gave it, relative ones from the current folder."""
+    text = path.as_posix()
+    return text if path.is_absolute() or text.startswith("../") else "./" + text
 
 
 def _binders(body):
@@ -405,14 +608,3 @@ def _binders(body):
         elif isinstance(n, Call) and n.args:
             stack.extend(n.args)
     return out
-
-
-class _deep_recursion:
-    """Long right-grouped chains and deep function nesting recurse deeply."""
-
-    def __enter__(self):
-        self.old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(self.old, 20000))
-
-    def __exit__(self, *exc):
-        sys.setrecursionlimit(self.old)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring as _json_str
 
 from .types import BOOL, NUM, STR, Type, describe
 
@@ -40,6 +41,16 @@ CONST_TYPES = {bool: ("bool", BOOL), float: ("number", NUM), int: ("number", NUM
 def task_id(obj: dict) -> str:
     """The id of a task described by ``obj`` (see the module docstring)."""
     return hashlib.sha256(_PREFIX + _dumps(obj).encode("utf-8")).hexdigest()
+
+
+def apply_id(op: str, version: str, ids) -> str:
+    """``task_id({"op": op, "v": version, "args": ids})``, without building
+    the dict: the canonical JSON written directly (keys in sorted order,
+    strings escaped as the encoder escapes them), since most tasks are
+    applications and this is where reduction spends its time."""
+    args = ",".join(map(_json_str, ids))
+    text = f'{{"args":[{args}],"op":{_json_str(op)},"v":{_json_str(version)}}}'
+    return hashlib.sha256(_PREFIX + text.encode("utf-8")).hexdigest()
 
 
 class Task:
@@ -142,7 +153,6 @@ class TaskTable:
             t = self._applied.get(key)
             if t is not None:
                 return t
-        obj = {"op": prim.name, "v": prim.version, "args": ids}
         volatile = any(a.volatile for a in args)
         fp = None
         if prim.fingerprint is not None and not any(a.params for a in args):
@@ -154,9 +164,10 @@ class TaskTable:
                 fp = None
             if fp is None:
                 volatile = True
-            else:
-                obj["fp"] = fp
-        tid = task_id(obj)
+        if fp is None:
+            tid = apply_id(prim.name, prim.version, ids)
+        else:
+            tid = task_id({"op": prim.name, "v": prim.version, "args": ids, "fp": fp})
         t = self.tasks.get(tid)
         if t is None:
             params = 0
@@ -193,26 +204,35 @@ class TaskTable:
 
     def instantiate(self, template: Task, level: int, element: Task) -> Task:
         """The body ``template`` with loop variable ``level`` replaced by
-        ``element``; parts that do not depend on the variable are shared."""
+        ``element``; parts that do not depend on the variable are shared.
+        Works through the template with an explicit stack (templates may be
+        nested far deeper than Python's recursion limit)."""
         bit = 1 << level
+        if not template.params & bit:
+            return template
         memo: dict[str, Task] = {}
-
-        def inst(t: Task) -> Task:
-            if not t.params & bit:
-                return t
-            done = memo.get(t.id)
-            if done is not None:
-                return done
+        stack = [template]
+        while stack:
+            t = stack[-1]
+            if t.id in memo:
+                stack.pop()
+                continue
             if t.kind == "param":
-                new = element
-            elif t.kind == "for":
-                new = self.for_(inst(t.args[0]), inst(t.body), t.level, t.pos)
+                memo[t.id] = element
+                stack.pop()
+                continue
+            parts = (t.args[0], t.body) if t.kind == "for" else t.args
+            todo = [a for a in parts if a.params & bit and a.id not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            new = [memo[a.id] if a.params & bit else a for a in parts]
+            if t.kind == "for":
+                memo[t.id] = self.for_(new[0], new[1], t.level, t.pos)
             else:
-                new = self.apply(t.prim, [inst(a) for a in t.args], t.type, t.fn, t.cost, t.pos)
-            memo[t.id] = new
-            return new
-
-        return inst(template)
+                memo[t.id] = self.apply(t.prim, new, t.type, t.fn, t.cost, t.pos)
+        return memo[template.id]
 
 
 def describe_task(t: Task) -> str:

@@ -10,6 +10,10 @@ Types are small immutable objects compared by value:
 * ``T``, ``U`` type variables inside a signature
 
 A signature is written as text, ``"(nimg, num) -> bimg"``, and parsed once.
+
+Only ``seq`` nests; the functions here walk nested sequence types with
+loops (the reducer bounds how deep programs may nest them, since equality
+and hashing of these dataclasses do recurse).
 """
 from __future__ import annotations
 
@@ -27,9 +31,8 @@ class Type:
     elem: "Type | None" = None
 
     def __str__(self) -> str:
-        if self.name == "seq":
-            return f"seq[{self.elem}]"
-        return self.name
+        n, t = _unwrap(self)
+        return "seq[" * n + t.name + "]" * n
 
     @property
     def is_var(self) -> bool:
@@ -49,6 +52,14 @@ def seq(elem: Type) -> Type:
     return Type("seq", elem)
 
 
+def _unwrap(t: Type) -> tuple[int, Type]:
+    """How many ``seq`` wrap ``t``, and the type inside them."""
+    n = 0
+    while t.name == "seq":
+        n, t = n + 1, t.elem
+    return n, t
+
+
 # Human names for messages.
 DESCRIPTIONS = {
     "num": "number", "bool": "boolean", "str": "string",
@@ -58,9 +69,8 @@ DESCRIPTIONS = {
 
 
 def describe(t: Type) -> str:
-    if t.name == "seq":
-        return f"sequence of {describe(t.elem)}"
-    return DESCRIPTIONS.get(t.name, t.name)
+    n, t = _unwrap(t)
+    return "sequence of " * n + DESCRIPTIONS.get(t.name, t.name)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ def accepts(param: Type, arg: Type, binding: dict) -> bool:
     image is expected and checked at run time; ``any`` is accepted
     everywhere. Type variables bind in ``binding``.
     """
+    while param.name == "seq" and arg.name == "seq":
+        param, arg = param.elem, arg.elem
     if param.is_var:
         bound = binding.get(param.name)
         if bound is None or bound == ANY:
@@ -140,8 +152,8 @@ def accepts(param: Type, arg: Type, binding: dict) -> bool:
         return accepts(bound, arg, binding) or accepts(arg, bound, {})
     if param == ANY or arg == ANY:
         return True
-    if param.name == "seq":
-        return arg.name == "seq" and accepts(param.elem, arg.elem, binding)
+    if param.name == "seq" or arg.name == "seq":
+        return False
     if param == arg:
         return True
     if arg == IMG:
@@ -152,10 +164,11 @@ def accepts(param: Type, arg: Type, binding: dict) -> bool:
 
 
 def substitute(t: Type, binding: dict) -> Type:
+    n, t = _unwrap(t)
     if t.is_var:
-        return binding.get(t.name, ANY)
-    if t.name == "seq":
-        return seq(substitute(t.elem, binding))
+        t = binding.get(t.name, ANY)
+    for _ in range(n):
+        t = seq(t)
     return t
 
 
