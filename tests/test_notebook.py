@@ -205,6 +205,8 @@ def test_slice_viewer_slider_and_axis_change_picture(ip, phantom, monkeypatch):
     assert bytes(viewer.picture.value) != first
     viewer.axis.value = 2
     assert viewer.slider.max == 47 and viewer.slider.value == 24
+    width = int.from_bytes(bytes(viewer.picture.value)[16:20], "big")
+    assert viewer.picture.layout.width == f"{width}px"  # its own size, not stretched
 
 
 def test_progress_widget_final_state_equals_counts(ip, phantom, monkeypatch):

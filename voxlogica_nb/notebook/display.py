@@ -139,7 +139,10 @@ class SliceViewer:
         self.caption.value = (f"<b>{html.escape(self.label)}</b>: {html.escape(describe(self.image))}"
                               f", {axis} slice {self.slider.value} of {self.image.shape[self.axis.value]}"
                               f"{over}")
-        self.picture.value = self.png()
+        png = self.png()
+        self.picture.value = png
+        # Shown at its own size: a flex box would stretch it to the output's width.
+        self.picture.layout.width = f"{int.from_bytes(png[16:20], 'big')}px"
 
     def view(self) -> dict:
         return {"model_id": self.widget.model_id, "version_major": 2, "version_minor": 0}
