@@ -47,3 +47,13 @@ def test_log_format_voxlogica1(tmp_path, capsys):
     pattern = re.compile(r"^\[ *\d+ms\] \[user\] (\w+)=(.*)$")
     parsed = [pattern.match(line).groups() for line in out.splitlines()]
     assert parsed == [("a", "3.0"), ("s", '"hi"'), ("b", "true"), ("l", "[0.0; 1.0]")]
+
+
+def test_runtime_warnings_are_located_lines_on_stderr(tmp_path, capsys, in_tmp):
+    from voxlogica_nb import data
+    data.write_shapes(str(in_tmp), name="pic.png")
+    code, out, err = run_cli(tmp_path, 'load pic = "pic.png"\nsave "big.png" intensity(pic) *. 10', capsys=capsys)
+    assert code == 0
+    lines = [ln for ln in err.splitlines() if "clipped" in ln]
+    assert len(lines) == 1 and lines[0].startswith(str(tmp_path / "prog.imgql") + ":2:1: ")
+    assert "warnings.warn" not in err and ".py:" not in err

@@ -80,6 +80,8 @@ def run_text(text, source, args) -> int:
     def show(ev):
         if ev.kind == "print":
             print(show_line(ev.data["label"], ev.data["value"]), flush=True)
+        elif ev.kind == "warning":
+            print(ev.data["text"], file=sys.stderr, flush=True)
 
     try:
         outcome = session.engine.run(reduced.effects, session.table, [show, *observers],

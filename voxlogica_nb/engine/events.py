@@ -16,7 +16,10 @@ observer may update a display directly. Kinds:
 ``fail``    a task failed (``data["failure"]``)
 ``print``   a ``print`` effect ran (``data = {"label", "value"}``)
 ``save``    a ``save`` effect wrote a file (``data = {"path"}``)
-``finish``  the run ended (``data = {"stats", "seconds"}``)
+``warning`` a primitive reported something (``data = {"text": "source:line:col:
+            message", "message", "position"}``); also in ``Result.warnings``
+``finish``  the run ended (``data = {"stats", "seconds", "peak_bytes"}``;
+            ``peak_bytes``: the most array memory the run's values held at once)
 ``dangling`` claims of dead processes were cleared when the engine started
             (``data = {"cleared": [records], "text": one-line summary}``)
 """

@@ -2,7 +2,9 @@
 
 An executor needs only ``submit(fn, *args) -> Future`` (a
 ``concurrent.futures.Future`` or anything with ``add_done_callback``,
-``result`` and ``cancel``) and ``shutdown()``. The default is a thread pool:
+``result`` and ``cancel``) and ``shutdown()``; ``slots`` says how many tasks
+a run should keep submitted at once (the engine holds the rest back, to
+choose what runs next and to bound memory). The default is a thread pool:
 numpy, scipy and SimpleITK release the GIL, so independent tasks overlap
 without copying images between processes. A distributed backend can submit
 the same calls to a cluster, keyed by task id.
@@ -14,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class Executor:
+    slots: int | None = None  # None: the engine's ``jobs``
+
     def submit(self, fn, *args) -> Future:
         raise NotImplementedError
 
@@ -23,7 +27,7 @@ class Executor:
 
 class ThreadExecutor(Executor):
     def __init__(self, jobs: int | None = None):
-        self.jobs = jobs or os.cpu_count() or 1
+        self.jobs = self.slots = jobs or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="voxlogica")
 
     def submit(self, fn, *args) -> Future:
@@ -36,6 +40,8 @@ class ThreadExecutor(Executor):
 
 class InlineExecutor(Executor):
     """Runs each task at once in the calling thread (debugging, profiling)."""
+
+    slots = 1
 
     def submit(self, fn, *args) -> Future:
         f: Future = Future()

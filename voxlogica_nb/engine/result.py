@@ -11,7 +11,8 @@ class Result:
 
     ``r["label"]`` is the value printed under ``label`` (the last one if a
     label repeats); ``r.printed`` lists every ``(label, value)`` in program
-    order; ``r.warnings`` static warnings; ``r.failures`` the root failed tasks (operator, message, position,
+    order; ``r.warnings`` static warnings, then warnings reported while
+    running (one located line each); ``r.failures`` the root failed tasks (operator, message, position,
     traceback); ``r.stats`` counts tasks computed here, loaded from the store
     or memory (``cached``), waited on elsewhere and failed; ``r.dangling``
     the owner records of dead processes' claims reported to this run.
@@ -29,7 +30,9 @@ class Result:
         self.not_done = [not_done_line(e, f) for e, f in outcome.effect_failures
                          if not (e.kind == "save" and f.op == "save")]
         self._session = session
-        self.warnings = list(warnings)  # static warnings, rendered with position and caret
+        # static warnings (rendered with position and caret), then those
+        # primitives reported while running ("source:line:col: message")
+        self.warnings = list(warnings) + list(getattr(outcome, "warnings", ()))
 
     @classmethod
     def failed(cls, failure):

@@ -13,7 +13,7 @@ import math
 import os
 
 from ..errors import PrimitiveError
-from .registry import primitive
+from .registry import primitive, report
 
 
 @primitive("print", "(str, any) -> any", cost="cheap", pure=False)
@@ -206,9 +206,9 @@ def conform_to_base(img: Image, base: Image, path: str) -> Image:
             f"load: {path!r} is {_size_text(img.size)} but the base image (the first loaded) is "
             f"{_size_text(base.size)}; images of one program must have the same size")
     if not img.same_geometry(base):
-        warnings.warn(
+        report(
             f"load: {path!r} has a different spacing/origin/direction from the base image; "
-            f"using the base image's geometry", stacklevel=2)
+            f"using the base image's geometry")
         img = base.like(img.array, img.kind)
     return img
 
@@ -255,10 +255,9 @@ def _to_uint8(arr, path):
     arr = np.asarray(arr, dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any() or arr.min(initial=0.0) < -0.5 or arr.max(initial=0.0) >= 255.5:
-        warnings.warn(
+        report(
             f"save: values of the image saved to {path!r} outside 0..255 were clipped "
-            f"(range {np.nanmin(arr) if not bad.all() else float('nan')}..{np.nanmax(arr) if not bad.all() else float('nan')})",
-            stacklevel=3)
+            f"(range {np.nanmin(arr) if not bad.all() else float('nan')}..{np.nanmax(arr) if not bad.all() else float('nan')})")
         arr = np.where(bad, 0.0, arr)
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
 

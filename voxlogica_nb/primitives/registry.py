@@ -24,10 +24,18 @@ know about it:
 * ``fingerprint`` — for primitives that read files: called with the constant
   argument values at reduction time, returns a string that enters the task id
   (a content digest), so a changed file never serves stale results.
+
+A primitive that has something to say without failing (values clipped on
+saving, a geometry adopted on loading) calls :func:`report`: during a run
+the engine turns the message into one line located at the task's source
+position (``prog.imgql:9:1: save: ...``) in ``Result.warnings``; outside a
+run it is an ordinary Python warning.
 """
 from __future__ import annotations
 
 import inspect
+import threading
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,6 +43,36 @@ from ..errors import PrimitiveError
 from ..language.types import Signature, accepts, describe, parse_signature, value_type
 
 COSTS = ("cheap", "light", "heavy")
+
+_sink = threading.local()
+
+
+def report(message: str) -> None:
+    """A warning from a primitive: handed to the engine's sink for the task
+    running in this thread, else (outside a run) ``warnings.warn``."""
+    sink = getattr(_sink, "fn", None)
+    if sink is None:
+        warnings.warn(str(message), stacklevel=2)
+    else:
+        sink(str(message))
+
+
+class reporting:
+    """``with reporting(fn):`` — :func:`report` calls in this thread go to
+    ``fn(message)`` (the engine installs one around each primitive call)."""
+
+    __slots__ = ("fn", "previous")
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __enter__(self):
+        self.previous = getattr(_sink, "fn", None)
+        _sink.fn = self.fn
+        return self
+
+    def __exit__(self, *exc):
+        _sink.fn = self.previous
 
 
 @dataclass(frozen=True)
