@@ -47,6 +47,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..errors import PrimitiveError
+from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
 from .events import Event, summarize_cleared
 from .executors import ThreadExecutor
@@ -186,6 +187,9 @@ class Engine:
         # first run that has observers, or to take_dangling().
         claims = getattr(self.store, "claims", None)
         self.dangling = claims.sweep() if claims is not None else []
+        root = getattr(self.store, "root", None)
+        if root is not None:  # input digests, remembered beside the values
+            fingerprints.use_folder(os.path.join(root, "fingerprints"))
 
     def take_dangling(self) -> list[dict]:
         """The owner records of dead processes' claims cleared when this

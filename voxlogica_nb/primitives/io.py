@@ -13,6 +13,7 @@ import math
 import os
 
 from ..errors import PrimitiveError
+from . import fingerprints
 from .registry import primitive, report
 
 
@@ -85,8 +86,6 @@ def dir_(folder, pattern):
 # Images: load and the image writers
 # ---------------------------------------------------------------------------
 
-import threading  # noqa: E402
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -104,38 +103,10 @@ def sitk_message(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-_DIGESTS: dict = {}
-_DIGESTS_LOCK = threading.Lock()
-
-
 def file_digest(path: str) -> str:
-    """SHA-256 of a file's bytes, memoised on (absolute path, size, mtime_ns).
-
-    A missing or unreadable path gives ``"missing"`` / ``"unreadable"``
-    instead of raising: the error belongs to the task that reads the file.
-    """
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "missing"
-    if not os.path.isfile(path):
-        return "not-a-file"
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-    with _DIGESTS_LOCK:
-        digest = _DIGESTS.get(key)
-    if digest is not None:
-        return digest
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError:
-        return "unreadable"
-    digest = "sha256:" + h.hexdigest()
-    with _DIGESTS_LOCK:
-        _DIGESTS[key] = digest
-    return digest
+    """SHA-256 of a file's bytes (see :mod:`.fingerprints`: remembered by the
+    file's identity, across processes)."""
+    return fingerprints.file_digest(path)
 
 
 def _load_fingerprint(path, *_ignored):

@@ -1,0 +1,102 @@
+"""Content digests of input files, remembered by file identity.
+
+A task that reads a file enters its id by the file's SHA-256, so reducing a
+program that loads 1,000 scans would read 1,000 files every time. Instead a
+digest is reused while the file's identity — (device, inode, size, mtime_ns,
+ctime_ns) — is unchanged: in memory for the process, and on disk (one small
+file per identity, in a folder the engine names, normally inside the store)
+for the next process.
+
+Racy files: a file modified less than ``RACY_SECONDS`` ago may change again
+within its timestamps' granularity without changing its identity, so its
+digest is not remembered (as git does with its index). A change of content
+always changes ``ctime``, even when ``mtime`` is set back by hand.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+
+RACY_SECONDS = 2.0
+
+_memory: dict = {}
+_lock = threading.Lock()
+_folder: str | None = None
+
+
+def use_folder(path) -> None:
+    """Remember digests on disk in ``path`` (created on first write); None: memory only."""
+    global _folder
+    _folder = None if path is None else os.fspath(path)
+
+
+def identity(st: os.stat_result) -> str:
+    return f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}"
+
+
+def _entry(key: str) -> str | None:
+    if _folder is None:
+        return None
+    name = hashlib.sha256(key.encode()).hexdigest()
+    return os.path.join(_folder, name[:2], name[2:])
+
+
+def _read(key):
+    path = _entry(key)
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="ascii") as f:
+            stored_key, digest = f.read().split("\n")[:2]
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return digest if stored_key == key and digest.startswith("sha256:") else None
+
+
+def _write(key, digest):
+    path = _entry(key)
+    if path is None:
+        return
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(f"{key}\n{digest}\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # remembering is an optimisation: a read-only store just re-reads
+
+
+def file_digest(path: str) -> str:
+    """``"sha256:…"`` of a file's bytes; ``"missing"``, ``"not-a-file"`` or
+    ``"unreadable"`` instead of raising (the task that reads it reports)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    if not os.path.isfile(path):
+        return "not-a-file"
+    key = identity(st)
+    with _lock:
+        digest = _memory.get(key)
+    if digest is not None:
+        return digest
+    digest = _read(key)
+    if digest is None:
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return "unreadable"
+        digest = "sha256:" + h.hexdigest()
+        if time.time() - st.st_mtime < RACY_SECONDS:
+            return digest  # may still change within the timestamp's granularity
+        _write(key, digest)
+    with _lock:
+        _memory[key] = digest
+    return digest
