@@ -34,7 +34,10 @@ def compute():
     time.sleep(delay)
     return {"answer": 42, "by": os.getpid()}
 
+acquired = None
+
 def run():
+    global acquired
     if store.contains(tid):
         v = store.get(tid)
         if v is not MISSING:
@@ -45,6 +48,7 @@ def run():
         print("waiting", flush=True)
         t0 = time.time()
         claim = store.claims.acquire(tid, "fake.op", timeout=timeout)
+        acquired = time.time()
         v = store.get(tid)
         if v is not MISSING:
             claim.release()
@@ -67,7 +71,7 @@ def run():
     return v, how, prev
 
 v, how, prev = run()
-print(json.dumps({"value": v, "how": how, "previous": prev}), flush=True)
+print(json.dumps({"value": v, "how": how, "previous": prev, "acquired": acquired}), flush=True)
 """
 
 # Holds claims until its stdin closes. argv: root op:tid [op:tid ...]
@@ -145,10 +149,10 @@ def test_holder_killed_waiter_takes_over(tmp_path):
     waiter = _py(RUNNER, root, TID, log, 0.0, "none")
     assert waiter.stdout.readline().strip() == "waiting"
     time.sleep(0.1)  # let it block in flock
-    t0 = time.perf_counter()
+    killed = time.time()
     os.kill(holder.pid, signal.SIGKILL)
-    res = _finish(waiter)
-    assert time.perf_counter() - t0 < 5
+    res = _finish(waiter, timeout=60)
+    assert res["acquired"] - killed < 5  # woken by the holder's death, not by a poll
     _kill(holder)
     assert res["how"] == "took-over"
     assert res["value"]["by"] == waiter.pid
@@ -351,15 +355,24 @@ def test_gc_only_when_unused(tmp_path):
 
 
 INTERRUPTED = r"""
-import os, signal, sys, threading
+import os, signal, sys, threading, time
 from voxlogica_nb.engine.claims import ClaimTable
 t = ClaimTable(sys.argv[1])
-threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+sent = []
+
+def interrupt():  # Ctrl-C once the wait has begun (its helper thread exists)
+    while not any(th.name.startswith("voxlogica-claim-") for th in threading.enumerate()):
+        time.sleep(0.01)
+    time.sleep(0.1)
+    sent.append(time.monotonic())
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt).start()
 try:
     t.acquire(sys.argv[2], "dt")
     print("not interrupted", flush=True)
 except KeyboardInterrupt:
-    print("interrupted", flush=True)
+    print(f"interrupted {time.monotonic() - sent[0]:.3f}", flush=True)
 sys.stdin.readline()
 c = t.acquire(sys.argv[2], "dt", timeout=5)
 c.release()
@@ -376,9 +389,8 @@ def test_ctrl_c_interrupts_wait_and_abandoned_helper_gives_back(tmp_path):
     c = t.try_acquire(TID, "dt")
     p = _py(INTERRUPTED, locks, TID, stdin=subprocess.PIPE)
     try:
-        t0 = time.perf_counter()
-        assert p.stdout.readline().strip() == "interrupted"
-        assert time.perf_counter() - t0 < 5
+        word, seconds = p.stdout.readline().split()
+        assert word == "interrupted" and float(seconds) < 2  # from Ctrl-C to the exception
         c.release()
         p.stdin.write("go\n")
         p.stdin.flush()

@@ -43,8 +43,30 @@ def test_graph_output(tmp_path, capsys):
     ops = sorted(n["op"] for n in nodes)
     assert ops == ["*", "+", "const", "const"]
     dot = tmp_path / "g.dot"
-    run_cli(tmp_path, 'print "a" 1 + 2', "--graph", str(dot), capsys=capsys)
-    assert dot.read_text().startswith("digraph")
+    code, _, _ = run_cli(tmp_path, 'print "a" 1 + 2', "--graph", str(dot), capsys=capsys)
+    assert code == 0
+    # the ids, by the documented recipe: sha256 of the scheme line and canonical JSON
+    import hashlib
+
+    from voxlogica_nb.primitives import REGISTRY
+
+    def tid(obj):
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(("voxlogica-task/1\n" + text).encode()).hexdigest()
+
+    one, two = tid({"const": 1.0, "type": "number"}), tid({"const": 2.0, "type": "number"})
+    plus = REGISTRY["+"]
+    add = tid({"op": "+", "v": plus.version, "args": sorted([one, two]) if plus.commutative else [one, two]})
+    one, two, add = one[:12], two[:12], add[:12]
+    lines = dot.read_text().splitlines()
+    assert lines[:2] == ["digraph tasks {", "  rankdir=BT;"] and lines[-1] == "}"
+    assert sorted(lines[2:-1]) == sorted([
+        f'  "{add}" [label="+"];',
+        f'  "{one}" [label="1.0"];',
+        f'  "{two}" [label="2.0"];',
+        f'  "{one}" -> "{add}";',
+        f'  "{two}" -> "{add}";',
+    ])
 
 
 def test_primitives_listing(capsys):

@@ -117,21 +117,38 @@ def test_corrupt_entry_is_discarded(tmp_path, damage):
     assert np.array_equal(fresh.get(A).array, value.array)
 
 
-def test_garbage_with_matching_meta_never_crashes(tmp_path):
-    # even if the metadata agrees with a garbage file, load errors are caught
-    s = DiskStore(tmp_path)
-    s.put(A, 1, {})
-    pkl, js = _files(s, A)
+def test_garbage_with_matching_meta_never_crashes(tmp_path, monkeypatch):
+    # even if the metadata agrees with a garbage value file (same size, same
+    # CRC), the failing joblib.load is caught and the entry discarded
     import json
     import zlib
-    for junk in (b"", b"\x80\x05\x95garbage", os.urandom(5000), b"cos\nsystem\n"):
+
+    from voxlogica_nb.engine import diskstore
+
+    loaded = []
+    real_load = diskstore.joblib.load
+
+    def spy_load(path, *args, **kwargs):
+        loaded.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(diskstore.joblib, "load", spy_load)
+    s = DiskStore(tmp_path)
+    junks = (b"", b"\x80\x05\x95garbage", np.random.default_rng(3).bytes(5000), b"cos\nsystem\n")
+    for junk in junks:
         s.put(A, 1, {})
+        pkl, js = _files(s, A)  # the value file the metadata names now
         pkl.write_bytes(junk)
         m = json.loads(js.read_text())
         m.update(bytes=len(junk), crc32=zlib.crc32(junk))
         js.write_text(json.dumps(m))
+        loaded.clear()
         assert DiskStore(tmp_path).get(A) is MISSING
-        assert not js.exists()
+        assert loaded == [str(pkl)]  # size and CRC passed: the load itself failed
+        assert not js.exists() and not pkl.exists()
+    assert s.info()["count"] == 0
+    s.put(A, 5, {})
+    assert DiskStore(tmp_path).get(A) == 5
 
 
 WRITER = r"""

@@ -213,34 +213,6 @@ def test_builtins_cannot_be_replaced_by_user_primitives():
             return x
 
 
-def test_two_threads_share_one_computation(tmp_path):
-    calls = []
-    gate, entered = threading.Event(), threading.Event()
-
-    @vx.primitive("(num) -> num", name="shared_slow")
-    def shared_slow(x):
-        calls.append(x)
-        entered.set()
-        gate.wait(10)
-        return x + 1
-
-    results = []
-
-    def worker():
-        results.append(vx.run('print "v" shared_slow(1) * 2', cache_dir=str(tmp_path))["v"])
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    entered.wait(10)  # the first run is inside the primitive; the second plans meanwhile
-    threading.Event().wait(0.2)
-    gate.set()
-    for t in threads:
-        t.join(20)
-    assert results == [4.0, 4.0]
-    assert calls == [1.0]
-
-
 def test_interrupting_one_run_does_not_disturb_another_sharing_its_task():
     import os
     import signal

@@ -54,8 +54,8 @@ class Procs:
     def __init__(self):
         self.procs = []
 
-    def start(self, env, opts=None, *, python_args=(), **kw):
-        p = subprocess.Popen([sys.executable, *python_args, HELPER, json.dumps(opts or kw)], env=env,
+    def start(self, env, opts=None, *, python_args=(), helper=HELPER, **kw):
+        p = subprocess.Popen([sys.executable, *python_args, str(helper), json.dumps(opts or kw)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
         return p
@@ -111,6 +111,16 @@ def store_entries(cache, op):
     return out
 
 
+def wait_until_committed(engine, timeout=30):
+    """A run returns once its values are known; its workers may still be
+    committing them. Wait until they are done."""
+    deadline = time.monotonic() + timeout
+    while engine._inflight or engine.store.claims.held():
+        if time.monotonic() > deadline:
+            raise AssertionError("the engine's workers did not finish committing")
+        time.sleep(0.01)
+
+
 def snapshot(folder):
     out = {}
     for root, _dirs, files in os.walk(folder):
@@ -161,22 +171,150 @@ def test_waiter_takes_over_when_runner_is_killed(tmp_path, env, procs):
     assert store.running() == [] and store.failures() == []  # a crash is "not done", not "failed"
 
 
+# The program runner of _storeprims.py plus a primitive that fails once the
+# file $VXT_GATE exists: the test decides when the runner lets go of its claim.
+GATED = f"""
+import os, sys, time
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import _storeprims
+import voxlogica_nb as vx
+
+
+@vx.primitive("(num) -> num", name="gatedfail")
+def gatedfail(x):
+    _storeprims.log("start", "gatedfail", _storeprims.tag(x), os.getpid())
+    while not os.path.exists(os.environ["VXT_GATE"]):
+        time.sleep(0.01)
+    raise ValueError(f"gatedfail always fails ({{_storeprims.tag(x)}})")
+
+
+sys.exit(_storeprims.main())
+"""
+
+
 def test_waiter_reports_the_runners_failure_without_recomputing(tmp_path, env, procs):
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
-    program = 'print "x" slowfail(4)\nprint "y" 1 + 1'
-    runner = procs.start(dict(env, VXT_SLEEP="1.0"), program=program, cache_dir=cache)
-    wait_for_line(log, "start", "slowfail")
-    waiter = procs.start(env, program=program, cache_dir=cache)
-    wait_for_line(log, "waiting", "slowfail")
-    r1, _ = finish(runner)
-    r2, _ = finish(waiter)
-    assert len(executions(log, "slowfail", "start")) == 1  # the waiter did not run it again
+    helper = tmp_path / "gated.py"
+    helper.write_text(GATED)
+    gate = tmp_path / "gate"
+    env = dict(env, VXT_GATE=str(gate))
+    program = 'print "x" gatedfail(4)\nprint "y" 1 + 1'
+    runner = procs.start(env, program=program, cache_dir=cache, helper=helper)
+    wait_for_line(log, "start", "gatedfail", timeout=60)  # the runner holds the claim
+    waiter = procs.start(env, program=program, cache_dir=cache, helper=helper)
+    wait_for_line(log, "waiting", "gatedfail", timeout=60)  # the waiter is blocked on it
+    gate.touch()  # now the runner fails, records the failure and releases the claim
+    r1, _ = finish(runner, timeout=60)
+    r2, _ = finish(waiter, timeout=60)
+    assert len(executions(log, "gatedfail", "start")) == 1  # the waiter did not run it again
     for r in (r1, r2):
         assert r["printed"] == {"y": "2.0"}
-        assert len(r["failures"]) == 1 and "slowfail always fails (4)" in r["failures"][0]
-    assert r2["events"]["wait"] == 1
+        assert len(r["failures"]) == 1 and "gatedfail always fails (4)" in r["failures"][0]
+    assert r1["events"].get("wait", 0) == 0 and r2["events"]["wait"] == 1
     [rec] = DiskStore(cache).failures()
-    assert rec["op"] == "slowfail" and "slowfail always fails (4)" in rec["message"]
+    assert rec["op"] == "gatedfail" and "gatedfail always fails (4)" in rec["message"]
+
+
+def test_waiter_ignores_a_failure_record_older_than_its_wait_and_takes_over(tmp_path):
+    # A failure record left by an earlier attempt is not the verdict of the
+    # runner we waited for: if that runner ends without a value (it crashed),
+    # the waiter computes the task itself.
+    import threading
+
+    import voxlogica_nb as vx
+
+    calls = []
+
+    @vx.primitive("(num) -> num", name="stale_failure_op")
+    def stale_failure_op(x):
+        calls.append(x)
+        return x * 3
+
+    try:
+        root = tmp_path / "cache"
+        engine = vx.Engine(DiskStore(root), jobs=2)
+        session = vx.Session(engine=engine)
+        tid = session.reducer.reduce_expression("stale_failure_op(2)").id
+        other = DiskStore(root)  # another runner (its own claim table, its own flock)
+        other.put_failure(tid, {"op": "stale_failure_op", "message": "failed an hour ago",
+                                "time": time.time() - 3600})
+        claim = other.claims.try_acquire(tid, "stale_failure_op")
+        assert claim is not None
+        waiting, out = threading.Event(), {}
+
+        def watch(ev):
+            if ev.kind == "wait":
+                waiting.set()
+
+        th = threading.Thread(target=lambda: out.update(r=session.run('print "v" stale_failure_op(2)',
+                                                                       observers=[watch])))
+        th.start()
+        assert waiting.wait(30)  # the run is blocked on the other runner's claim
+        claim.release()  # the other runner ends without committing anything
+        th.join(30)
+        r = out["r"]
+        assert r.failures == [] and r["v"] == 6.0 and calls == [2.0]
+        assert r.stats["computed"] == 1 and r.stats["waited"] == 0
+        wait_until_committed(engine)
+        assert other.failure(tid) is None and other.get(tid) == 6.0  # the value replaced the record
+    finally:
+        vx.REGISTRY.remove("stale_failure_op")
+
+
+@pytest.mark.parametrize("store", ["disk", "memory"])
+def test_two_runs_in_one_process_share_a_task_in_flight(tmp_path, store):
+    # The second run finds the first run's future for the task and waits on
+    # it: one execution, counted as "waited", and no claim wait (with the
+    # disk store) nor second computation (with the memory store).
+    import threading
+
+    import voxlogica_nb as vx
+    from voxlogica_nb.engine.store import MemoryStore
+
+    calls = []
+    entered, gate = threading.Event(), threading.Event()
+
+    @vx.primitive("(num) -> num", name="inflight_shared_op")
+    def inflight_shared_op(x):
+        calls.append(x)
+        entered.set()
+        gate.wait(30)
+        return x + 1
+
+    try:
+        engine = vx.Engine(DiskStore(tmp_path / "cache") if store == "disk" else MemoryStore(), jobs=2)
+        program = 'print "v" inflight_shared_op(1) * 2'
+        events = {"a": [], "b": []}
+        results = {}
+        b_planned = threading.Event()
+
+        def run(name):
+            def observe(ev):
+                events[name].append(ev)
+                if name == "b" and ev.kind == "plan":
+                    b_planned.set()
+            results[name] = vx.Session(engine=engine).run(program, observers=[observe])
+
+        ta = threading.Thread(target=run, args=("a",))
+        ta.start()
+        assert entered.wait(30)  # run a is computing the task
+        tb = threading.Thread(target=run, args=("b",))
+        tb.start()
+        assert b_planned.wait(30)  # run b has planned while the task is in flight
+        gate.set()
+        ta.join(30)
+        tb.join(30)
+        a, b = results["a"], results["b"]
+        assert a["v"] == 4.0 and b["v"] == 4.0
+        assert calls == [1.0]
+        assert a.stats == {"computed": 2, "cached": 0, "waited": 0, "failed": 0}
+        assert b.stats == {"computed": 1, "cached": 0, "waited": 1, "failed": 0}
+        # run b started nothing on the pool and never waited on a claim
+        assert [e.kind for e in events["b"] if e.kind in ("start", "wait")] == []
+        assert [e.kind for e in events["a"] if e.kind in ("start", "wait")] == ["start"]
+    finally:
+        gate.set()
+        vx.REGISTRY.remove("inflight_shared_op")
 
 
 # -- 3. a killed run is finished by the next one, reusing what was committed ----------

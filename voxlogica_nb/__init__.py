@@ -56,6 +56,23 @@ def primitive(*signatures: str, name: str | None = None, version: str = "1", cos
     return register
 
 
+def explore(text: str, session: Session | None = None, **params):
+    """Explore an ImgQL program with widgets: ``explore(text, thr=(0.5, 1.0,
+    0.01), mode=["a", "b"])``. Each keyword is an ImgQL name the program
+    uses: ``(lo, hi[, step[, initial]])`` a slider (initial value: the
+    middle of the range rounded to the step), a list a dropdown (its first
+    item). The program runs once now; the returned explorer displays as a
+    panel whose outputs update in place when a widget moves, recomputing
+    only what depends on it (``.set(thr=0.8)``, ``.wait()``, ``.result``).
+    Options ``params``, ``source``, ``force``, ``no_cache``, ``timeout``,
+    ``continuous_update``: see :func:`voxlogica_nb.notebook.explore.explore`.
+    Needs ipywidgets; in a notebook with ``%load_ext voxlogica_nb`` it uses
+    the ``%%voxlogica`` session unless ``session`` is given."""
+    from .notebook.explore import explore as explore_
+
+    return explore_(text, session, **params)
+
+
 def load_ipython_extension(shell):
     """``%load_ext voxlogica_nb``: the ``%%voxlogica`` magics (see :mod:`voxlogica_nb.notebook`)."""
     from .notebook import load_ipython_extension as load
@@ -69,5 +86,5 @@ def unload_ipython_extension(shell):
     unload(shell)
 
 
-__all__ = ["run", "primitive", "Session", "Result", "Engine", "Failure", "TaskFailed", "Image",
+__all__ = ["run", "primitive", "explore", "Session", "Result", "Engine", "Failure", "TaskFailed", "Image",
            "VoxLogicaError", "PrimitiveError", "get_engine", "REGISTRY"]

@@ -13,6 +13,7 @@ import time
 
 from .engine.events import TextProgress, format_value
 from .engine.result import not_done_line
+from .engine.store import StoreError
 from .errors import VoxLogicaError
 
 
@@ -63,7 +64,11 @@ def cmd_run(args) -> int:
 def run_text(text, source, args) -> int:
     from . import Session
 
-    session = Session(cache_dir=args.cache_dir, jobs=args.jobs, no_cache=args.no_cache)
+    try:
+        session = Session(cache_dir=args.cache_dir, jobs=args.jobs, no_cache=args.no_cache)
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         reduced = session.reduce(text, source)
     except VoxLogicaError as exc:
@@ -172,6 +177,9 @@ def cmd_cache(args) -> int:
         print(cache_command(DiskStore(args.cache_dir), args.words))
     except ValueError as exc:
         print(f"voxlogica cache: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
         return 2
     return 0
 

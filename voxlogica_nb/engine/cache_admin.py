@@ -86,6 +86,8 @@ def info_text(store) -> str:
     ]
     if not i.get("writable", True):
         lines.append("not writable: results are kept in memory only")
+    if i.get("shared"):
+        lines.append("shared store: others may write it (values are unpickled: trust them)")
     return "\n".join(lines)
 
 

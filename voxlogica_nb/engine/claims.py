@@ -29,6 +29,11 @@ Facts the design rests on:
 * A process forked while holding claims does not keep them: the child closes
   its inherited descriptors (without unlocking, which would release the
   parent's lock) and starts with an empty registry.
+* Files and folders are created owner-only (0600 / 0700) unless the table
+  is given other modes (a deliberately shared store). A file that cannot be
+  created (full disk, I/O error, read-only folder) degrades the claim to this
+  process: the task still runs once here, ``error`` keeps the reason and
+  ``on_error`` (if given) is called with it.
 
 ``flock`` works on local filesystems; on NFS it degrades to server-side
 leases, so several machines should coordinate through a scheduler instead.
@@ -39,6 +44,7 @@ import errno
 import fcntl
 import json
 import os
+import secrets
 import socket
 import threading
 import time
@@ -200,6 +206,7 @@ def _refresh_identity():
 
 
 # -- the claim table ---------------------------------------------------------
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _tables: "weakref.WeakSet[ClaimTable]" = weakref.WeakSet()
 
 
@@ -274,24 +281,44 @@ class ClaimTable:
     ``session_id`` is recorded in owner records (e.g. the kernel id).
     If ``root`` cannot be created or written, claims still work inside this
     process (``self.shared`` is False) and ``error`` holds the reason.
+    ``file_mode`` / ``dir_mode``: modes of the files and folders it creates
+    (owner-only by default). ``on_error(exc)`` is called when a claim file
+    cannot be created or written and the claim degrades to this process.
     """
 
-    def __init__(self, root, session_id: str = ""):
+    def __init__(self, root, session_id: str = "", *, file_mode: int = 0o600, dir_mode: int = 0o700,
+                 on_error=None):
         self.root = os.fspath(root)
         self.session_id = session_id
+        self.file_mode = file_mode
+        self.dir_mode = dir_mode
+        self.on_error = on_error
         self._cond = threading.Condition(threading.Lock())
         self._held: dict[str, object] = {}  # task id -> Claim, or a reservation token
         self._inuse_fd = None
         self.error: OSError | None = None
         try:
-            os.makedirs(self.root, mode=0o700, exist_ok=True)
-            fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_SH)  # blocks only while a gc() runs
+            os.makedirs(self.root, mode=dir_mode, exist_ok=True)
+            fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, file_mode)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # blocks only while a gc() runs
+            except BaseException:
+                os.close(fd)
+                raise
             self._inuse_fd = fd
         except OSError as e:
             self.error = e
         self.shared = self._inuse_fd is not None
         _tables.add(self)
+
+    def _failed(self, err):
+        """A claim file could not be created or written: note it, tell ``on_error``."""
+        self.error = err
+        if self.on_error is not None:
+            try:
+                self.on_error(err)
+            except Exception:  # a warning turned into an error must not break a claim
+                pass
 
     # -- paths ----------------------------------------------------------
     def _dir(self, task_id):
@@ -305,11 +332,12 @@ class ClaimTable:
 
     def _open_lock(self, task_id):
         path = self._lock_path(task_id)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW
         try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            return os.open(path, flags, self.file_mode)
         except FileNotFoundError:
-            os.makedirs(self._dir(task_id), mode=0o700, exist_ok=True)
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.makedirs(self._dir(task_id), mode=self.dir_mode, exist_ok=True)
+            return os.open(path, flags, self.file_mode)
 
     # -- owner records --------------------------------------------------
     def _read_owner(self, task_id):
@@ -320,7 +348,7 @@ class ClaimTable:
         except (OSError, ValueError):
             return None
 
-    def _write_owner(self, task_id, op):
+    def _write_owner(self, task_id, op, on_disk=True):
         rec = {
             "task_id": task_id,
             "op": op,
@@ -330,25 +358,30 @@ class ClaimTable:
             "session": self.session_id,
             "started": time.time(),
         }
-        if not self.shared:
+        if not self.shared or not on_disk:
             return rec
         path = self._owner_path(task_id)
-        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp = f"{path}.{secrets.token_hex(6)}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW, self.file_mode)
+            with os.fdopen(fd, "wb") as f:
                 f.write(json.dumps(rec).encode())
             os.replace(tmp, path)
-        except OSError:
+        except OSError as e:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+            self._failed(e)  # the claim holds; only its description is missing
         return rec
 
     def _grant(self, task_id, op, fd):
-        """We hold the flock on ``fd`` and the registry slot: make the Claim."""
+        """We hold the flock on ``fd`` and the registry slot: make the Claim.
+
+        Without a lock (``fd`` None: an in-process claim) no owner record is
+        written, since nothing would remove it when the claim ends."""
         previous = self._read_owner(task_id) if fd is not None else None
-        owner = self._write_owner(task_id, op)
+        owner = self._write_owner(task_id, op, on_disk=fd is not None)
         claim = Claim(self, task_id, op, fd, owner, previous)
         with self._cond:
             self._held[task_id] = claim
@@ -363,16 +396,15 @@ class ClaimTable:
     def _release(self, claim):
         fd = claim._fd
         claim._fd = None
-        if fd is not None:
-            try:
-                os.unlink(self._owner_path(claim.task_id))
-            except OSError:
-                pass
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
-        self._unreserve(claim.task_id, claim)
+        try:
+            if fd is not None:
+                try:
+                    os.unlink(self._owner_path(claim.task_id))
+                except OSError:
+                    pass
+                self._unlock_close(fd)
+        finally:
+            self._unreserve(claim.task_id, claim)
 
     # -- claiming -------------------------------------------------------
     def try_acquire(self, task_id: str, op: str = "") -> Claim | None:
@@ -397,10 +429,10 @@ class ClaimTable:
                     raise
             return self._grant(task_id, op, fd)
         except OSError as e:
-            # lock file unusable (e.g. folder became read-only): in-process claim only
+            # lock file unusable (read-only folder, full disk, I/O error): in-process claim only
             if fd is not None:
                 os.close(fd)
-            self.error = e
+            self._failed(e)
             return self._grant(task_id, op, None)
         except BaseException:
             if fd is not None:
@@ -462,12 +494,10 @@ class ClaimTable:
             self._cond.notify_all()
 
     def _give_back(self, task_id, fd, token):
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
-        self._unreserve(task_id, token)
+        try:
+            self._unlock_close(fd)
+        finally:
+            self._unreserve(task_id, token)
 
     def _wait_helper(self, task_id, waiter):
         token = waiter
@@ -490,10 +520,10 @@ class ClaimTable:
             if fd is not None:
                 os.close(fd)
                 fd = None
+            self._failed(e)
             with waiter.lock:
                 if waiter.state == "waiting":
                     # degrade to an in-process claim, as try_acquire does
-                    self.error = e
                     waiter.state = "granted"
                     waiter.fd = None
                     waiter.done.set()
@@ -529,11 +559,19 @@ class ClaimTable:
 
     @staticmethod
     def _unlock_close(fd):
-        if fd is not None:
+        """Unlock and close ``fd`` (None: nothing); closing releases the lock
+        even if the unlock failed, and a failing close is ignored."""
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        finally:
             try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
                 os.close(fd)
+            except OSError:
+                pass
 
     def holder(self, task_id: str) -> dict | None:
         """The owner record of ``task_id`` if a live process holds it, else None."""
@@ -702,7 +740,8 @@ class ClaimTable:
             # the inherited descriptor shares the parent's lock: take our own
             inherited, self._inuse_fd = self._inuse_fd, None
             try:
-                fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                             self.file_mode)
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                 self._inuse_fd = fd
             except OSError:

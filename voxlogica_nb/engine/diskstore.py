@@ -29,12 +29,26 @@ read-only (``mmap_mode="r"``).
 
 The last-used time of an entry is its metadata file's mtime (touched on every
 ``get``); ``prune`` removes least recently used entries first.
+
+Failures to write (full disk, I/O error, read-only folder) at any step of a
+commit, a failure record or a claim leave no partial file behind: the
+temporary file is removed, the previous value (if any) stays committed, and
+the store warns once and stops writing (values stay in the engine's memory).
+
+Security: values are unpickled when read, so whoever can write the store can
+run code in every process that reads it. A store folder (or one of the
+folders inside it) that is owned by another user, or writable by group or
+others, is refused with :class:`~voxlogica_nb.engine.store.UnsafeStoreError`
+unless a shared store is asked for (``shared=True`` or
+``$VOXLOGICA_SHARED_STORE=1``). Files are created 0600 and folders 0700
+(a shared store creates them as the umask allows, so a group can use it).
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import stat
 import threading
 import time
 import warnings
@@ -44,9 +58,9 @@ from pathlib import Path
 import joblib
 
 from .claims import ClaimTable
-from .store import MISSING, Store
+from .store import MISSING, Store, UnsafeStoreError
 
-__all__ = ["DiskStore", "SCHEME_VERSION", "default_root"]
+__all__ = ["DiskStore", "SCHEME_VERSION", "default_root", "shared_store_requested", "SHARED_ENV"]
 
 
 def _task_scheme_version() -> str:
@@ -65,14 +79,40 @@ SCHEME_VERSION = _task_scheme_version()
 
 _CHUNK = 1 << 20
 
+#: Environment variable that opts in to a store others can write (see the module docstring).
+SHARED_ENV = "VOXLOGICA_SHARED_STORE"
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
-def _create(path: Path):
-    """Open a new file for writing, creating its shard folder (mode 0700) on demand."""
+
+def shared_store_requested() -> bool:
+    """True if ``$VOXLOGICA_SHARED_STORE`` asks for a shared store (1, true, yes, on)."""
+    return os.environ.get(SHARED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _create(path: Path, file_mode: int = 0o600, dir_mode: int = 0o700):
+    """A new file (it must not exist) open for writing, with mode ``file_mode``;
+    its shard folder is created (``dir_mode``) on demand."""
     try:
-        return open(path, "wb")
+        fd = os.open(path, _NEW_FILE, file_mode)
     except FileNotFoundError:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return open(path, "wb")
+        os.makedirs(path.parent, mode=dir_mode, exist_ok=True)
+        fd = os.open(path, _NEW_FILE, file_mode)
+    try:
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _unsafe_reason(st) -> str | None:
+    """Why a folder with this ``stat`` must not hold values we unpickle (None: it is safe)."""
+    me = os.geteuid()
+    if st.st_uid != me:
+        return f"it is owned by uid {st.st_uid}, not by you (uid {me})"
+    if st.st_mode & 0o022:
+        who = {0o020: "group", 0o002: "others"}.get(st.st_mode & 0o022, "group and others")
+        return f"it is writable by {who} (mode {stat.S_IMODE(st.st_mode):04o})"
+    return None
 
 
 def default_root() -> Path:
@@ -145,33 +185,72 @@ class DiskStore(Store):
     with one message the first time the folder turns out not to be writable;
     the store then keeps working as a no-op (values stay in the engine's
     memory). ``session_id`` goes into owner records of claims.
+
+    ``shared``: a folder owned by another user or writable by group or
+    others is refused (:class:`UnsafeStoreError`) unless ``shared`` is True;
+    None (the default) takes the answer from ``$VOXLOGICA_SHARED_STORE``.
+    A shared store creates its files as the umask allows instead of 0600.
     """
 
     def __init__(self, root=None, *, scheme: int | str = SCHEME_VERSION, warn=warnings.warn,
-                 session_id: str = "", mmap_min_bytes: int = 1 << 20):
+                 session_id: str = "", mmap_min_bytes: int = 1 << 20, shared: bool | None = None):
         self.base = Path(root).expanduser() if root is not None else default_root()
         self.scheme = scheme
         self.root = self.base / f"v{scheme}"
         self.objects = self.root / "objects"
         self.failures_dir = self.root / "failures"
         self.mmap_min_bytes = mmap_min_bytes
+        self.shared = shared_store_requested() if shared is None else bool(shared)
+        self.file_mode, self.dir_mode = (0o666, 0o777) if self.shared else (0o600, 0o700)
         self._warn_fn = warn
         self._warned = False
         self._warn_lock = threading.Lock()
         self._verified: dict = {}  # path -> (ino, size, mtime_ns, ctime_ns, crc) known good
         self._verified_lock = threading.Lock()
         self.writable = True
+        error = None
         try:
             if not self.base.exists():
-                os.makedirs(self.base, mode=0o700, exist_ok=True)
-                os.chmod(self.base, 0o700)
+                os.makedirs(self.base, mode=self.dir_mode, exist_ok=True)
+                if not self.shared:
+                    os.chmod(self.base, 0o700)
             for d in (self.root, self.objects, self.failures_dir):
-                d.mkdir(mode=0o700, exist_ok=True)
+                os.makedirs(d, mode=self.dir_mode, exist_ok=True)
         except OSError as e:
-            self._not_writable(e)
-        self.claims = ClaimTable(self.root / "locks", session_id=session_id)
+            error = e
+        if not self.shared:
+            self._refuse_if_unsafe()
+        if error is not None:
+            self._not_writable(error)
+        self.claims = ClaimTable(self.root / "locks", session_id=session_id, file_mode=self.file_mode,
+                                 dir_mode=self.dir_mode, on_error=self._not_writable)
         if self.claims.error is not None and self.writable:
             self._not_writable(self.claims.error)
+
+    def _refuse_if_unsafe(self):
+        """Raise :class:`UnsafeStoreError` if someone else can write the
+        store folder or a folder in it (their shard folders included)."""
+        folders = [self.base, self.root]
+        for top in (self.objects, self.failures_dir, self.root / "locks"):
+            folders.append(top)
+            try:
+                folders += [e.path for e in os.scandir(top) if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                pass
+        for folder in folders:
+            try:
+                st = os.stat(folder)
+            except OSError:
+                continue  # absent (or not a folder): nothing in it can be read
+            reason = _unsafe_reason(st)
+            if reason is not None:
+                where = "cache folder" if folder == self.base else f"folder {folder} of cache folder"
+                raise UnsafeStoreError(
+                    f"voxlogica_nb: refusing to use {where} {self.base}: {reason}; whoever can write "
+                    f"it can run code in this process (stored values are unpickled). Use a folder "
+                    f"only you can write, or opt in to a shared store ({SHARED_ENV}=1, or "
+                    f"shared_store=True) if you trust everyone who can write it",
+                    path=str(folder))
 
     # -- helpers ----------------------------------------------------------
     def __repr__(self):
@@ -217,13 +296,12 @@ class DiskStore(Store):
             raise ValueError("not a JSON object")
         return rec, raw
 
-    @staticmethod
-    def _write_json_atomic(path, rec):
+    def _write_json_atomic(self, path, rec):
         d = path.parent
-        tmp = d / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp = d / f".{path.name}.{secrets.token_hex(6)}.tmp"
         data = json.dumps(rec, default=str).encode()
         try:
-            with _create(tmp) as f:
+            with _create(tmp, self.file_mode, self.dir_mode) as f:
                 f.write(data)
             os.replace(tmp, path)
         except BaseException:
@@ -343,7 +421,7 @@ class DiskStore(Store):
         pkl = d / f"{task_id}.{tag}.pkl"
         committed = False
         try:
-            f = _create(tmp)
+            f = _create(tmp, self.file_mode, self.dir_mode)
             try:
                 with f:
                     w = _CrcWriter(f)
@@ -507,6 +585,7 @@ class DiskStore(Store):
             "failures": sum(1 for _ in self._scan(self.failures_dir, ".json")),
             "running": len(self.claims.running()),
             "writable": self.writable,
+            "shared": self.shared,
         }
 
     def _remove_entry(self, task_id):

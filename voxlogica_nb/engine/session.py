@@ -26,23 +26,27 @@ _engines: dict = {}
 _engines_lock = threading.Lock()
 
 
-def open_store(cache_dir=None):
-    """The persistent store at ``cache_dir`` (default location if None)."""
-    return DiskStore(cache_dir)
+def open_store(cache_dir=None, shared_store=None):
+    """The persistent store at ``cache_dir`` (default location if None).
+
+    A folder that someone else can write is refused (``UnsafeStoreError``)
+    unless ``shared_store`` is True (None: ``$VOXLOGICA_SHARED_STORE``)."""
+    return DiskStore(cache_dir, shared=shared_store)
 
 
-def get_engine(cache_dir=None, jobs=None, session_id=None) -> Engine:
+def get_engine(cache_dir=None, jobs=None, session_id=None, shared_store=None) -> Engine:
     """The process's engine for this cache folder (created on first use).
 
     One engine per folder, so every run in the process shares its in-flight
     table, claims and memory; ``jobs`` resizes its worker pool;
     ``session_id`` (e.g. a kernel id) goes into the owner records of the
-    claims it takes from now on."""
+    claims it takes from now on; ``shared_store`` as for :func:`open_store`
+    (it matters only when the engine is created)."""
     key = os.path.abspath(cache_dir or default_root())
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = Engine(open_store(key), jobs=jobs)
+            engine = _engines[key] = Engine(open_store(key, shared_store), jobs=jobs)
         elif jobs:
             engine.set_jobs(jobs)
         claims = getattr(engine.store, "claims", None)
@@ -53,14 +57,19 @@ def get_engine(cache_dir=None, jobs=None, session_id=None) -> Engine:
 
 class Session:
     def __init__(self, engine: Engine | None = None, registry=None, cache_dir=None, jobs=None,
-                 no_cache=False):
+                 no_cache=False, shared_store=None):
         self.registry = registry or REGISTRY
         self.reducer = Reducer(self.registry)
         if engine is None:
-            engine = Engine(NullStore(), jobs=jobs) if no_cache else get_engine(cache_dir, jobs)
+            engine = (Engine(NullStore(), jobs=jobs) if no_cache
+                      else get_engine(cache_dir, jobs, shared_store=shared_store))
         self.engine = engine
         self.no_cache = no_cache
         self.observers: list = []
+        # The reducer is not thread-safe: reductions and bindings take this
+        # lock (callers that change bindings around a reduction hold it
+        # across both). Engine.run needs no lock.
+        self.lock = threading.RLock()
 
     @property
     def table(self):
@@ -80,7 +89,8 @@ class Session:
 
     def reduce(self, text: str, source_name: str = "<program>"):
         """Parse and reduce a program into this session (static checks only)."""
-        return self.reducer.reduce_program(text, source_name)
+        with self.lock:
+            return self.reducer.reduce_program(text, source_name)
 
     def run(self, text: str, source_name: str = "<program>", observers=(), force=False,
             no_cache=None, timeout=None, cancel=None) -> Result:
@@ -113,7 +123,8 @@ class Session:
     def evaluate(self, expression: str, observers=(), **options):
         """Evaluate one expression in the session and return its value
         (its static warnings are left in :attr:`warnings`)."""
-        task = self.reducer.reduce_expression(expression)
+        with self.lock:
+            task = self.reducer.reduce_expression(expression)
         return self._evaluate(task, observers, options)
 
     def _evaluate(self, task, observers, options):
@@ -127,10 +138,13 @@ class Session:
         a bool image for a bool array). Images are identified by a digest of
         their voxels and geometry, so rebinding equal data changes nothing."""
         if isinstance(value, (bool, int, float, str)):
-            self.reducer.globals[name] = self.table.const(value)
+            with self.lock:
+                self.reducer.globals[name] = self.table.const(value)
             return
         img = as_image(value)
-        self.reducer.globals[name] = self.table.data(img, value_type(img), image_digest(img))
+        digest = image_digest(img)
+        with self.lock:
+            self.reducer.globals[name] = self.table.data(img, value_type(img), digest)
 
 
 def as_image(value) -> Image:

@@ -22,6 +22,24 @@ import threading
 MISSING = object()
 
 
+class StoreError(Exception):
+    """A store that cannot be used at all; ``str()`` is one line meant for users."""
+
+    def _render_traceback_(self):  # IPython shows this instead of a traceback
+        return [str(self)]
+
+
+class UnsafeStoreError(StoreError, PermissionError):
+    """A store folder that someone else can write (it is owned by another user,
+    or writable by group or others), refused unless a shared store was asked
+    for. Values are unpickled when read, so whoever can write the folder can
+    run code in every process that reads it."""
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
+
+
 class Store:
     """Base class documenting the interface; every method must be thread-safe."""
 

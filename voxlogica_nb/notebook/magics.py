@@ -25,6 +25,7 @@ from ..engine.scheduler import TaskFailed
 from ..errors import VoxLogicaError
 from .display import value_bundles
 from .errors import CellFailed, Interrupted
+from .explore import Explorer, parse_spec
 from .progress import TextProgress, WidgetProgress
 
 BACKENDS = ("threads",)
@@ -60,6 +61,8 @@ class VoxLogicA(Magics):
         self.session = session
         self.cell_names: dict = {}  # cell id -> {name: binding} made by its last run
         self.viewers: dict = {}  # cell id -> slice viewers of its last run
+        self.explorers: dict = {}  # cell id -> the explorer its last run made
+        self.loose_explorers: list = []  # explorers of cells without an id
         self.cell_id = None
         self.runs = 0
 
@@ -89,7 +92,8 @@ class VoxLogicA(Magics):
 
     # -- magics ---------------------------------------------------------------
     @magic_arguments()
-    @argument("-o", "--output", metavar="NAME", help="store the run's Result in this Python variable")
+    @argument("-o", "--output", metavar="NAME",
+              help="store the run's Result in this Python variable (with --explore: the explorer)")
     @argument("-i", "--input", metavar="NAME[,NAME…]", action="append", default=[],
               help="bind Python variables (numbers, strings, bools, numpy arrays, SimpleITK images, "
                    "Images) as ImgQL names, identified by content")
@@ -100,6 +104,10 @@ class VoxLogicA(Magics):
     @argument("--timeout", type=float, default=None,
               help="seconds to wait for a task another process computes")
     @argument("--quiet", action="store_true", help="display nothing (the result is still stored by -o)")
+    @argument("--explore", nargs="+", action="extend", default=None, metavar="NAME=SPEC",
+              help="explore with widgets: NAME=LO:HI[:STEP][=INIT] a slider, NAME=A,B,C[=INIT] a "
+                   "dropdown, bound as ImgQL names; moving one re-runs the cell, recomputing only "
+                   "what depends on it")
     @cell_magic
     def voxlogica(self, line, cell):
         """Run the cell as an ImgQL program in the notebook's session.
@@ -110,8 +118,33 @@ class VoxLogicA(Magics):
         Printed values are displayed: numbers and sequences as a table, 2D
         images as pictures, 3D images as a slice viewer, bool images over the
         base image.
+
+        ``--explore NAME=LO:HI[:STEP][=INIT] [NAME=A,B,C[=INIT] …]`` explores
+        the cell: each NAME becomes a slider (a dropdown for a list of
+        numbers, ``true``/``false`` or strings), bound as an ImgQL value the
+        program uses like any name. The cell runs once with the initial
+        values (INIT, else the middle of the range rounded to STEP; a list's
+        first item) and shows its outputs in one panel. Moving a widget
+        re-runs the cell in the background: only the tasks that depend on the
+        changed value are computed, the rest comes from memory or the store;
+        values and pictures update in place (3D viewers keep their slice and
+        axis) and a line says what was computed and how long it took. A new
+        move cancels the run in progress; the latest value wins. Errors show
+        in the panel, located, and the next good value clears them. LO, HI
+        and STEP all integers make an integer slider; STEP defaults to a
+        power of ten near 1/100 of the range; a slider's value is rounded to
+        the step. The names the cell binds follow the values shown. With
+        ``--explore``, ``-o NAME`` stores the explorer (``.result`` the Result
+        shown, ``.set(NAME=v)``, ``.wait()``); ``--force`` applies to the
+        first run; ``--no-cache`` and ``--timeout`` to every run. Example::
+
+            %%voxlogica --explore thr=0.5:1:0.01=0.8 r=1:5:1
+            print "v" volume(smoothen(pflair >. thr, r))
         """
         args = self._args(self.voxlogica, line)
+        self.close_explorers(self.cell_id)
+        if args.explore:
+            return self.explore_cell(args, cell)
         self.bind_inputs(args.input)
         source = self.source_name(cell)
         reduced = self.reduce_cell(cell, source)
@@ -192,20 +225,92 @@ class VoxLogicA(Magics):
     def reduce_cell(self, text, source):
         """Reduce a cell; a re-run cell replaces the bindings it made (names
         its previous run bound and nobody rebound since are dropped first)."""
-        globals_ = self.session.reducer.globals
-        mine = {name: b for name, b in self.cell_names.get(self.cell_id, {}).items()
-                if globals_.get(name) is b}
-        for name in mine:
-            del globals_[name]
+        with self.session.lock:  # explorers reduce from their own threads
+            globals_ = self.session.reducer.globals
+            mine = {name: b for name, b in self.cell_names.get(self.cell_id, {}).items()
+                    if globals_.get(name) is b}
+            for name in mine:
+                del globals_[name]
+            try:
+                reduced = self.session.reduce(text, source)
+            except VoxLogicaError:
+                for name, b in mine.items():
+                    globals_.setdefault(name, b)
+                raise
+            if self.cell_id is not None:
+                self.cell_names[self.cell_id] = {name: globals_.get(name) for name in reduced.defined}
+            return reduced
+
+    # -- exploration ---------------------------------------------------------------
+    def explore_cell(self, args, cell):
+        """``%%voxlogica --explore``: the first run here, then a live panel."""
+        if args.jobs:
+            raise UsageError("--jobs does not combine with --explore (use %config VoxLogicA.jobs)")
+        params, seen = [], set()
+        for spec in args.explore:
+            try:
+                p = parse_spec(spec)
+            except ValueError as exc:
+                raise UsageError(f"--explore {exc}") from None
+            if p.name in seen:
+                raise UsageError(f"--explore: {p.name} is given twice")
+            seen.add(p.name)
+            params.append(p)
+        self.bind_inputs(args.input)
+        source = self.source_name(cell)
+        explorer = Explorer(self.session, cell, params, source,
+                            no_cache=True if args.no_cache else None,
+                            timeout=args.timeout if args.timeout is not None else self.timeout,
+                            names=self.cell_names.get(self.cell_id, {}))
         try:
-            reduced = self.session.reduce(text, source)
-        except VoxLogicaError:
-            for name, b in mine.items():
-                globals_.setdefault(name, b)
+            prepared = explorer.prepare()
+        except BaseException:
+            explorer.close()
             raise
         if self.cell_id is not None:
-            self.cell_names[self.cell_id] = {name: globals_.get(name) for name in reduced.defined}
-        return reduced
+            self.cell_names[self.cell_id] = explorer.names
+        shows = prepared[0].effects and not (args.quiet or args.no_progress)
+        progress = self.progress_display() if shows else None
+        try:
+            result = explorer.first_run(prepared, observers=[progress] if progress else [], force=args.force)
+        except KeyboardInterrupt:
+            text = progress.close(interrupted=True) if progress else "voxlogica interrupted"
+            explorer.close()
+            raise Interrupted(f"{text}: committed values are kept; claims released") from None
+        except BaseException:
+            if progress:
+                progress.close()
+            explorer.close()
+            raise
+        if progress:
+            progress.close()
+        self.adopt_explorer(explorer)
+        if args.output:
+            self.shell.user_ns[args.output] = explorer
+        for w in result.warnings:
+            print(w, file=sys.stderr)
+        for v in self.viewers.pop(self.cell_id, []):
+            v.close()
+        if not args.quiet:
+            display(explorer.bundle(widgets=frontend_has_widgets(self.shell)), raw=True)
+        if result.failures:
+            raise CellFailed(result, self.session.reducer.sources)
+
+    def adopt_explorer(self, explorer):
+        """Keep ``explorer`` as the current cell's: re-running the cell closes it."""
+        if self.cell_id is None:
+            self.loose_explorers.append(explorer)
+        else:
+            self.explorers[self.cell_id] = explorer
+
+    def close_explorers(self, cell_id):
+        """Stop the explorer a cell made (its names stay bound as it left them)."""
+        if cell_id is None:
+            return
+        old = self.explorers.pop(cell_id, None)
+        if old is not None:
+            old.close()
+            self.cell_names[cell_id] = old.names
 
     def progress_display(self):
         mode = self.progress
