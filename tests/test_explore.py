@@ -9,8 +9,6 @@ import threading
 import pytest
 
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 import voxlogica_nb as vx
 from voxlogica_nb import data
@@ -20,43 +18,19 @@ from voxlogica_nb.notebook.display import scalar_rows
 from voxlogica_nb.notebook.explore import Explorer, param_from_python, parse_spec
 from voxlogica_nb.notebook.progress import WIDGET_MIME
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from _shell import PNG, cell, extension_shell, magics, text
+
 WAIT = 300  # seconds: generous, a loaded machine only makes runs slower
 
 
 @pytest.fixture
 def ip(tmp_path, monkeypatch):
-    """A shell with the extension freshly loaded on a private store, in a
-    frontend with widgets; explorers are closed afterwards."""
-    shell = InteractiveShell.instance()
-    shell.extension_manager.unload_extension("voxlogica_nb")
-    shell.config.pop("VoxLogicA", None)
-    nbmagics._SESSIONS.pop(id(shell), None)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(nbmagics, "frontend_has_widgets", lambda shell: True)
-    assert shell.extension_manager.load_extension("voxlogica_nb") is None
-    m = magics(shell)
-    yield shell
-    for ex in [*m.explorers.values(), *m.loose_explorers]:
-        ex.close()
-    shell.extension_manager.unload_extension("voxlogica_nb")
-    nbmagics._SESSIONS.pop(id(shell), None)
-    for name in ("ex", "ex2", "r"):
-        shell.user_ns.pop(name, None)
-
-
-def magics(shell):
-    return shell.magics_manager.registry["VoxLogicA"]
-
-
-def cell(shell, line, body, cell_id=None):
-    with capture_output() as cap:
-        res = shell.run_cell(f"%%voxlogica {line}\n{body}", cell_id=cell_id)
-    return res, cap
-
-
-def text(cap):
-    return cap.stdout + cap.stderr
+    """In a frontend with widgets; explorers are closed afterwards."""
+    with extension_shell(tmp_path, monkeypatch, widgets=True) as shell:
+        m = magics(shell)
+        yield shell
+        for ex in [*m.explorers.values(), *m.loose_explorers]:
+            ex.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import base64
 import numpy as np
 import pytest
 
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import voxlogica_nb as vx
@@ -15,39 +14,14 @@ from voxlogica_nb import data
 from voxlogica_nb.notebook import magics as nbmagics
 from voxlogica_nb.notebook.progress import WIDGET_MIME
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from _shell import PNG, cell, extension_shell, magics, text
+
 
 
 @pytest.fixture
 def ip(tmp_path, monkeypatch):
-    """A shell with the extension freshly loaded on a private store."""
-    shell = InteractiveShell.instance()
-    shell.extension_manager.unload_extension("voxlogica_nb")
-    shell.config.pop("VoxLogicA", None)  # settings of an earlier test
-    nbmagics._SESSIONS.pop(id(shell), None)
-    monkeypatch.chdir(tmp_path)
-    assert shell.extension_manager.load_extension("voxlogica_nb") is None
-    yield shell
-    shell.extension_manager.unload_extension("voxlogica_nb")
-    nbmagics._SESSIONS.pop(id(shell), None)
-    for name in ("r", "r2", "arr", "img", "v", "k"):
-        shell.user_ns.pop(name, None)
-
-
-def cell(shell, line, body, cell_id=None):
-    """Run a ``%%voxlogica`` cell; returns (ExecutionResult, captured output)."""
-    with capture_output() as cap:
-        res = shell.run_cell(f"%%voxlogica {line}\n{body}", cell_id=cell_id)
-    return res, cap
-
-
-def text(cap):
-    """What the user reads: stdout and stderr (tracebacks and usage errors)."""
-    return cap.stdout + cap.stderr
-
-
-def magics(shell):
-    return shell.magics_manager.registry["VoxLogicA"]
+    with extension_shell(tmp_path, monkeypatch) as shell:
+        yield shell
 
 
 @pytest.fixture
@@ -251,7 +225,7 @@ def test_config_takes_effect(ip, tmp_path):
     ip.run_line_magic("config", "VoxLogicA.progress = 'off'")
     res, cap = cell(ip, "", 'print "a" 1')
     assert "voxlogica ok" not in text(cap)
-    with capture_output() as c:
+    with capture_output():
         ip.run_line_magic("config", "VoxLogicA.backend = 'nonsense'")
     assert m.backend == "threads"
 

@@ -9,11 +9,14 @@
 """
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine import best  # noqa: E402
 
 
 def fresh(code: str) -> float:
@@ -31,15 +34,6 @@ def load_ext_cost():
         t = min(fresh(ext) for _ in range(3))
     print(f"%load_ext voxlogica_nb: {t - b:.3f} s on top of IPython start-up ({b:.3f} s); "
           f"ratio {t / b:.2f}x")
-
-
-def best(fn, repeat=7):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
 
 
 def magic_overhead():
