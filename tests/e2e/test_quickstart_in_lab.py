@@ -5,8 +5,9 @@ of ``notebooks/`` with a fresh ``VOXLOGICA_CACHE_DIR``; Playwright drives the
 system's Chromium (``apt-get install chromium``; no browser download) to open
 ``00-quickstart.ipynb``, clear its saved outputs and run all cells from the
 menu. The tests then check what the page shows — widgets rendered as widgets,
-pictures with real pixels, located errors — and write a screenshot of each
-checked state (see ``conftest.py`` for the folder).
+pictures with real pixels, located errors, an explorer's slider re-running
+its cell in place — and write a screenshot of each checked state (see
+``conftest.py`` for the folder).
 
 Marked ``e2e`` and deselected by the plain ``pytest`` run; run them with
 ``pytest -m e2e tests/e2e`` after ``pip install -e '.[test,e2e]'``. Without
@@ -47,6 +48,13 @@ def e2e_pause(seconds):
 '''
 PAUSE_PROGRAM = "%%voxlogica --jobs 1\n" + "\n".join(
     f'print "p{i}" e2e_pause(1.0{i})' for i in range(1, 5))
+# A cell typed by the exploration test: a slider for `thr` over the quickstart's
+# `scan` (this cell loads nothing, so masks are drawn over the scan, the base
+# image of the last cell that loaded one).
+EXPLORE_PROGRAM = """%%voxlogica --explore thr=0.3:0.9:0.1=0.5
+print "bright" intensity(scan) >. thr
+print "voxels" volume(intensity(scan) >. thr)"""
+EXPLORE_STATUS = r"^thr=([0-9.]+): computed (\d+), from store (\d+) in (\d+\.\d+) s$"
 
 
 # -- pictures ------------------------------------------------------------------
@@ -430,6 +438,134 @@ def test_error_cell_shows_located_message_without_traceback(lab):
         lab.shot(f"10-error-cell-{i}", lab.cell(i))
 
 
+# What an explorer panel shows, read in one go: the `thr` slider (readout and
+# handle), the status line, the picture and caption of its slice viewer, the
+# printed values, and any error text.
+PANEL_STATE = """(out) => {
+    const sliders = [...out.querySelectorAll('.widget-hslider')];
+    const slider = sliders.find(s => (s.querySelector('.widget-label') || {}).textContent === 'thr');
+    const htmls = [...out.querySelectorAll('.widget-html-content')].map(e => e.textContent.trim());
+    const img = out.querySelector('img.widget-image');
+    const rows = [...out.querySelectorAll('table.vx-values tr')].map(
+        tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]);
+    return {
+        readout: slider ? slider.querySelector('.widget-readout').textContent.trim() : null,
+        handle: slider ? slider.querySelector('.noUi-handle').getAttribute('aria-valuenow') : null,
+        status: htmls.find(t => /^thr=/.test(t)) || null,
+        caption: htmls.find(t => /^bright:/.test(t)) || null,
+        src: img ? img.src : null,
+        decoded: img !== null && img.complete && img.naturalWidth > 0,
+        values: Object.fromEntries(rows),
+        errors: [...out.querySelectorAll('pre')].map(e => e.textContent)
+                .concat(htmls.filter(t => /error|failed|traceback/i.test(t))),
+    };
+}"""
+
+
+def panel_state(out) -> dict:
+    return out.evaluate(PANEL_STATE)
+
+
+def wait_panel(lab, out, thr: str, other_than: dict | None, what: str, timeout=TIMEOUT_MS) -> dict:
+    """Wait until the panel's status line reports ``thr=…: computed …`` and,
+    when ``other_than`` (an earlier state) is given, its picture has been
+    replaced and decoded and its ``voxels`` value differs."""
+    status = EXPLORE_STATUS.replace("([0-9.]+)", re.escape(thr))
+    try:
+        lab.page.wait_for_function(
+            f"""([out, previous]) => {{
+                const s = ({PANEL_STATE})(out);
+                return s.status !== null && new RegExp({json.dumps(status)}).test(s.status) && s.decoded
+                    && (previous === null || (s.src !== previous.src
+                                              && s.values.voxels !== previous.values.voxels));
+            }}""", arg=[out.element_handle(), other_than], timeout=timeout, polling=100)
+    except Exception:
+        pytest.fail(f"{what}: the panel did not show thr={thr} with a new picture and value within "
+                    f"{timeout / 1000:.0f} s; it shows {panel_state(out)}")
+    return panel_state(out)
+
+
+def test_explore_slider_reruns_the_cell_and_updates_the_panel(lab):
+    """A `%%voxlogica --explore` cell typed after the quickstart: its panel
+    has a `thr` slider; moving it with the keyboard re-runs the cell in the
+    background and updates the mask's picture and the printed volume in
+    place; moving it back shows the first values again."""
+    lab.wait_idle()
+    i = lab.append_code_cell(EXPLORE_PROGRAM)
+    cell = lab.cell(i)
+    slider = cell.locator(".jp-OutputArea-output .widget-hslider").filter(
+        has=lab.page.locator(".widget-label", has_text=re.compile(r"^thr$")))
+    try:
+        slider.wait_for(timeout=TIMEOUT_MS)
+    except Exception:
+        pytest.fail(f"no explorer panel with a thr slider:\n{text(cell)}")
+    lab.wait_idle()
+    out = output_of(slider)
+    out.scroll_into_view_if_needed()
+    lab.page.mouse.move(0, 0)
+    prompt = text(cell.locator(".jp-InputArea-prompt"))
+
+    # The first run, with the initial value.
+    start = wait_panel(lab, out, "0.5", None, "the first run")
+    assert start["readout"] == "0.5" and float(start["handle"]) == 0.5, start
+    assert start["caption"] and "over the base image" in start["caption"], start
+    assert not start["errors"], start
+    lab.shot("11-explore-start", out, trim=2)
+    before = read_png(lab.shot("11-explore-start-picture", out.locator("img.widget-image")))
+    assert red_fraction(before) > 0.005, "the mask is not drawn over the scan"
+    summary = text(lab.outputs(i).first).strip()
+    assert SUMMARY.match(summary), f"the first run's summary line: {summary!r}"
+
+    # Two steps up with the keyboard, on the slider's handle.
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    t0 = time.monotonic()
+    handle.press("ArrowRight")
+    handle.press("ArrowRight")
+    moved = wait_panel(lab, out, "0.7", start, "after two steps up")
+    moved_wall = time.monotonic() - t0
+    m = re.match(EXPLORE_STATUS, moved["status"])
+    assert moved["readout"] == "0.7" and abs(float(moved["handle"]) - 0.7) < 1e-9, moved
+    assert int(m[2]) >= 1, f"nothing was computed for a new threshold: {moved['status']}"
+    assert not moved["errors"], moved
+    assert moved["caption"] == start["caption"], "the viewer did not keep its slice and axis"
+    lab.page.mouse.move(0, 0)
+    lab.shot("12-explore-moved", out, trim=2)
+    after = assert_picture(lab.shot("12-explore-moved-picture", out.locator("img.widget-image")),
+                           "explorer picture at thr=0.7", min_colours=8)
+    changed = changed_fraction(before, after)
+    assert changed > 0.02, f"thr 0.5 → 0.7 changed {changed:.1%} of the picture"
+    assert red_fraction(after) < red_fraction(before), "a higher threshold drew more of the mask"
+    v0, v1 = float(start["values"]["voxels"]), float(moved["values"]["voxels"])
+    assert 0 < v1 < v0, f"voxels at thr=0.5: {v0}, at thr=0.7: {v1}"
+
+    # Back down: the first run's values, found again.
+    t1 = time.monotonic()
+    handle.press("ArrowLeft")
+    handle.press("ArrowLeft")
+    back = wait_panel(lab, out, "0.5", moved, "after two steps back down")
+    back_wall = time.monotonic() - t1
+    assert back["values"] == start["values"] and back["caption"] == start["caption"], (start, back)
+    assert not back["errors"], back
+    again = read_png(lab.shot("13-explore-back-picture", out.locator("img.widget-image")))
+    assert changed_fraction(before, again) < 0.001, "back at thr=0.5 the picture is not the first one"
+    lab.shot("13-explore-back", out, trim=2)
+
+    # The slider re-ran the program, not the cell; the kernel agrees with the
+    # panel, and nothing went wrong around it.
+    assert text(cell.locator(".jp-InputArea-prompt")) == prompt, "the cell itself was run again"
+    j = lab.append_code_cell("%voxlogica volume(intensity(scan) >. 0.7)")
+    lab.wait_idle()
+    lab.outputs(j).first.wait_for()
+    assert float(text(lab.outputs(j).first).strip()) == v1, text(lab.cell(j))
+    assert cell.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0, text(cell)
+    shown = text(cell)
+    for bad in WIDGET_TROUBLE:
+        assert bad not in shown, f"{bad!r} shown in the explorer cell"
+    print(f"explorer: {start['status']} | {moved['status']} (shown {moved_wall:.2f} s after the keys) "
+          f"| {back['status']} (shown {back_wall:.2f} s after the keys)")
+
+
 def test_no_widget_left_loading_or_broken(lab):
     """Neither the notebook as saved (opened, before running) nor the notebook
     after all the checks shows a widget placeholder, error or raw JSON."""
@@ -441,4 +577,4 @@ def test_no_widget_left_loading_or_broken(lab):
     assert not lab.page_errors, lab.page_errors
     widget_errors = [c for c in lab.console if c.startswith("error") and "widget" in c.lower()]
     assert not widget_errors, widget_errors
-    lab.shot("11-notebook-end")
+    lab.shot("14-notebook-end")
