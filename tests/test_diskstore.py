@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+
+import joblib
 import stat
 import subprocess
 import sys
@@ -126,13 +128,13 @@ def test_garbage_with_matching_meta_never_crashes(tmp_path, monkeypatch):
     from voxlogica_nb.engine import diskstore
 
     loaded = []
-    real_load = diskstore.joblib.load
+    real_load = joblib.load
 
     def spy_load(path, *args, **kwargs):
         loaded.append(str(path))
         return real_load(path, *args, **kwargs)
 
-    monkeypatch.setattr(diskstore.joblib, "load", spy_load)
+    monkeypatch.setattr(joblib, "load", spy_load)
     s = DiskStore(tmp_path)
     junks = (b"", b"\x80\x05\x95garbage", np.random.default_rng(3).bytes(5000), b"cos\nsystem\n")
     for junk in junks:

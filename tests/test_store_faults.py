@@ -17,6 +17,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+
+import joblib
 import threading
 import time
 from pathlib import Path
@@ -444,8 +446,8 @@ def test_value_file_vanishing_during_a_read(tmp_path, monkeypatch, moment):
         real_crc = diskstore._file_crc
         monkeypatch.setattr(diskstore, "_file_crc", lambda p: (vanish(p), real_crc(p))[1])
     else:
-        real_load = diskstore.joblib.load
-        monkeypatch.setattr(diskstore.joblib, "load", lambda p, *a, **k: (vanish(p), real_load(p, *a, **k))[1])
+        real_load = joblib.load
+        monkeypatch.setattr(joblib, "load", lambda p, *a, **k: (vanish(p), real_load(p, *a, **k))[1])
     assert reader.get(A) is MISSING  # never an exception, never a partial value
     monkeypatch.undo()
     assert vanished
@@ -477,7 +479,7 @@ def test_run_recomputes_a_value_that_vanishes_before_it_is_read(tmp_path, monkey
     root = tmp_path / "store"
     run_program(root)
     prims.clear()
-    real_load = diskstore.joblib.load
+    real_load = joblib.load
     gone = []
 
     def load(path, *args, **kwargs):
@@ -486,7 +488,7 @@ def test_run_recomputes_a_value_that_vanishes_before_it_is_read(tmp_path, monkey
             os.unlink(path)
         return real_load(path, *args, **kwargs)
 
-    monkeypatch.setattr(diskstore.joblib, "load", load)
+    monkeypatch.setattr(joblib, "load", load)
     r = run_program(root)
     assert len(gone) == 1 and dict(r.printed) == {"s": 3 * TOTAL}
     # the lost goal was computed again, from its arguments in the store

@@ -55,7 +55,6 @@ import warnings
 import zlib
 from pathlib import Path
 
-import joblib
 
 from .claims import ClaimTable
 from .store import MISSING, Store, UnsafeStoreError
@@ -124,6 +123,13 @@ def default_root() -> Path:
     if xdg:
         return Path(xdg).expanduser() / "voxlogica_nb"
     return Path.home() / ".cache" / "voxlogica_nb"
+
+
+def _joblib():
+    """joblib, imported on first use, so importing the package stays light."""
+    import joblib
+
+    return joblib
 
 
 class _CrcWriter:
@@ -376,7 +382,7 @@ class DiskStore(Store):
                 self._verified[spkl] = key
         try:
             mmap = "r" if st.st_size >= self.mmap_min_bytes else None
-            value = joblib.load(spkl, mmap_mode=mmap)
+            value = _joblib().load(spkl, mmap_mode=mmap)
         except Exception:
             return self._discard(task_id, js_raw=raw)
         try:
@@ -425,7 +431,7 @@ class DiskStore(Store):
             try:
                 with f:
                     w = _CrcWriter(f)
-                    joblib.dump(value, w, compress=False)
+                    _joblib().dump(value, w, compress=False)
                     size = f.tell()
             except OSError:
                 raise

@@ -7,7 +7,6 @@ Every result keeps the geometry of its first image argument.
 from __future__ import annotations
 
 import numpy as np
-import SimpleITK as sitk
 
 from ..errors import PrimitiveError
 from .images import as_bool, boolean, number, same_size
@@ -50,6 +49,7 @@ def _label(mask: np.ndarray):
     than ``scipy.ndimage.label`` on the smooth masks of real images, though
     slower on salt-and-pepper noise; both number components identically.
     """
+    import SimpleITK as sitk  # on first use: importing the package stays light
     cc = sitk.ConnectedComponentImageFilter()
     cc.SetFullyConnected(True)
     labels = cc.Execute(sitk.GetImageFromArray(mask.view(np.uint8)))
@@ -112,6 +112,7 @@ def dt(b):
     spacing it may leave rounding residue (e.g. -2.4e-7) on contour voxels,
     which are set to -0.0 here.
     """
+    import SimpleITK as sitk  # on first use: importing the package stays light
     inside = boolean(b, "dt")
     res = sitk.SignedMaurerDistanceMap(b.to_sitk(), False, False, True, 0.0)
     out = sitk.GetArrayFromImage(res).astype(np.float32, copy=False)
@@ -262,6 +263,7 @@ def otsu(n, b, bins):
     The threshold is ITK's OtsuThresholdImageFilter on the masked voxels; an
     empty mask is an error.
     """
+    import SimpleITK as sitk  # on first use: importing the package stays light
     same_size("otsu", n, b)
     arr = number(n, "otsu")
     inside = boolean(b, "otsu")
