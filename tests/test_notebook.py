@@ -294,3 +294,17 @@ def test_magic_help_lists_its_options(ip):
     doc = magics(ip).voxlogica.__doc__
     for option in ("-o NAME", "--no-cache", "--force", "--jobs", "--no-progress", "--timeout", "--quiet", "-i"):
         assert option in doc
+
+
+def test_cache_clear_also_empties_the_kernels_memory(ip, phantom):
+    body = HEAVY.format(flair=phantom["flair"])
+    cell(ip, "-o r", body)
+    with capture_output() as cap:
+        ip.run_line_magic("voxlogica_cache", "info")
+    root = magics(ip).session.engine.store.base
+    assert f"cache folder: {root}\n" in cap.stdout  # the folder to pass to --cache-dir
+    with capture_output():
+        ip.run_line_magic("voxlogica_cache", "clear")
+    res, cap = cell(ip, "-o r2", body)
+    assert ip.user_ns["r2"].stats["cached"] == 0  # nothing served from memory after a clear
+    assert ip.user_ns["r2"].stats["computed"] == ip.user_ns["r"].stats["computed"]

@@ -584,7 +584,7 @@ class DiskStore(Store):
     def info(self) -> dict:
         entries = self._entries()
         return {
-            "root": str(self.root),
+            "root": str(self.base),  # the folder to name (--cache-dir, VOXLOGICA_CACHE_DIR)
             "scheme": self.scheme,
             "count": len(entries),
             "bytes": sum(e[1] for e in entries),

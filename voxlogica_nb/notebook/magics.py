@@ -198,10 +198,13 @@ class VoxLogicA(Magics):
         store = self.session.engine.store
         if not hasattr(store, "claims"):
             raise UsageError("the session has no persistent store")
+        words = line.split() or ["info"]
         try:
-            print(cache_command(store, line.split() or ["info"]))
+            print(cache_command(store, words))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if words[0] in ("clear", "prune"):  # the kernel's memory must not serve what was removed
+            self.session.engine.memory.clear()
 
     # -- helpers ----------------------------------------------------------------
     def _args(self, fn, line):
