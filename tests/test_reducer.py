@@ -138,3 +138,27 @@ def test_unknown_names_in_unused_functions_are_warnings():
     with pytest.raises(VoxLogicaError) as info:
         r.reduce_program('print "w" f(2)', "q")
     assert "unknown name `undefinedName`" in info.value.message
+
+
+def test_reduction_pauses_the_collector_and_restores_it():
+    import gc
+
+    from voxlogica_nb.language import reducer as reducer_module
+    from voxlogica_nb.primitives import REGISTRY
+
+    seen = []
+    real = reducer_module.Reducer._reduce_program
+
+    def spy(self, text, source):
+        seen.append(gc.isenabled())
+        return real(self, text, source)
+
+    r = reducer_module.Reducer(REGISTRY)
+    reducer_module.Reducer._reduce_program = spy
+    try:
+        r.reduce_program('print "a" 1')
+        with pytest.raises(VoxLogicaError):
+            r.reduce_program('print "a" nope')
+    finally:
+        reducer_module.Reducer._reduce_program = real
+    assert seen == [False, False] and gc.isenabled()
