@@ -18,6 +18,7 @@ def refresh(path):
     with tempfile.TemporaryDirectory() as store:
         os.environ["VOXLOGICA_CACHE_DIR"] = store
         client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                                record_timing=False,  # no timestamps in the saved notebook
                                 resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
         client.execute()
     nbformat.write(nb, path)
