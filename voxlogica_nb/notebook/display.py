@@ -152,26 +152,46 @@ class SliceViewer:
             w.close()
 
 
+def needs_base(printed) -> bool:
+    """Whether some printed value is drawn over the base image (a mask, or
+    a sequence that may hold masks)."""
+    return any(getattr(v, "kind", None) == "bool" or isinstance(v, (list, tuple)) for _, v in printed)
+
+
+def group_printed(printed):
+    """``(kind, [(index, label, value)])`` in order: ``"values"`` for a run of
+    consecutive numbers, strings and sequences (one table), ``"picture"``
+    for a 2D image or a sequence holding images, ``"volume"`` for a 3D image."""
+    pending = []
+    for i, (label, value) in enumerate(printed):
+        if isinstance(value, Image) or sequence_has_images(value):
+            if pending:
+                yield "values", pending
+                pending = []
+            kind = "volume" if isinstance(value, Image) and value.ndim == 3 else "picture"
+            yield kind, [(i, label, value)]
+        else:
+            pending.append((i, label, value))
+    if pending:
+        yield "values", pending
+
+
 def value_bundles(printed, base=None, widgets=False):
     """``(bundle, viewer)`` pairs for a run's printed values, in order;
     consecutive numbers, strings and sequences share one table."""
-    out, pending = [], []
-    for label, value in printed:
-        if isinstance(value, Image) or sequence_has_images(value):
-            if pending:
-                out.append((scalar_rows(pending), None))
-                pending = []
-            if isinstance(value, Image):
-                bundle = image_bundle(label, value, base)
-                viewer = None
-                if widgets and value.ndim == 3:
-                    viewer = SliceViewer(label, value, base)
-                    bundle[WIDGET_MIME] = viewer.view()
-                out.append((bundle, viewer))
-            else:
-                out.append((sequence_bundle(label, value, base), None))
-        else:
-            pending.append((label, value))
-    if pending:
-        out.append((scalar_rows(pending), None))
+    out = []
+    for kind, items in group_printed(printed):
+        if kind == "values":
+            out.append((scalar_rows([(label, value) for _, label, value in items]), None))
+            continue
+        (_, label, value), = items
+        if not isinstance(value, Image):
+            out.append((sequence_bundle(label, value, base), None))
+            continue
+        bundle = image_bundle(label, value, base)
+        viewer = None
+        if widgets and kind == "volume":
+            viewer = SliceViewer(label, value, base)
+            bundle[WIDGET_MIME] = viewer.view()
+        out.append((bundle, viewer))
     return out

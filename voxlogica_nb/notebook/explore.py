@@ -43,7 +43,7 @@ from ..engine.claims import CancelEvent
 from ..engine.events import format_value
 from ..errors import VoxLogicaError
 from ..image import Image
-from .display import describe, image_bundle, scalar_rows, sequence_bundle, sequence_has_images, value_bundles
+from .display import describe, group_printed, image_bundle, needs_base, scalar_rows, sequence_bundle, value_bundles
 from .errors import CellFailed
 from .progress import WIDGET_MIME
 
@@ -297,31 +297,14 @@ class _Volume:
 def _layout(printed, ids):
     """``(key, kind, item, task ids)`` of a run's printed values, in order;
     keys identify an output across runs (kind, label, occurrence)."""
-    out, pending, seen = [], [], {}
+    out, seen = [], {}
     ids = list(ids) if len(ids) == len(printed) else [None] * len(printed)
-
-    def key(kind, label):
+    for kind, items in group_printed(printed):
+        label = tuple(lab for _, lab, _ in items) if kind == "values" else items[0][1]
         n = seen[(kind, label)] = seen.get((kind, label), -1) + 1
-        return (kind, label, n)
-
-    def flush():
-        if pending:
-            labels = tuple(lab for lab, _, _ in pending)
-            out.append((key("values", labels), "values", [(lab, v) for lab, v, _ in pending],
-                        tuple(t for _, _, t in pending)))
-            pending.clear()
-
-    for (label, value), tid in zip(printed, ids):
-        if isinstance(value, Image):
-            flush()
-            kind = "volume" if value.ndim == 3 else "picture"
-            out.append((key(kind, label), kind, (label, value), (tid,)))
-        elif sequence_has_images(value):
-            flush()
-            out.append((key("picture", label), "picture", (label, value), (tid,)))
-        else:
-            pending.append((label, value, tid))
-    flush()
+        pairs = [(lab, v) for _, lab, v in items]
+        out.append(((kind, label, n), kind, pairs if kind == "values" else pairs[0],
+                    tuple(ids[i] for i, _, _ in items)))
     return out
 
 
@@ -563,8 +546,7 @@ class Explorer:
 
     def _base_value(self, base_task, result, cancel):
         """The base image masks are drawn over, when a printed value needs it."""
-        if base_task is None or not any(getattr(v, "kind", None) == "bool" or isinstance(v, (list, tuple))
-                                        for _, v in result.printed):
+        if base_task is None or not needs_base(result.printed):
             return None
         if self._base[0] == base_task.id:
             return self._base[1]

@@ -23,7 +23,7 @@ from ..engine.cache_admin import cache_command, summarize_cleared
 from ..engine.result import Result
 from ..engine.scheduler import TaskFailed
 from ..errors import VoxLogicaError
-from .display import value_bundles
+from .display import needs_base, value_bundles
 from .errors import CellFailed, Interrupted
 from .explore import Explorer, parse_spec
 from .progress import TextProgress, WidgetProgress
@@ -331,8 +331,7 @@ class VoxLogicA(Magics):
     def show(self, result):
         base = None
         base_task = self.session.reducer.base
-        if base_task is not None and any(getattr(v, "kind", None) == "bool" or isinstance(v, (list, tuple))
-                                         for _, v in result.printed):
+        if base_task is not None and needs_base(result.printed):
             try:
                 base = self.session.engine.evaluate(base_task, self.session.table)
             except Exception:  # the base failed to load: masks are drawn alone
