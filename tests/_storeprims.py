@@ -117,7 +117,7 @@ def executions(path, op=None, what="done"):
 
 
 def _plain(value):
-    from voxlogica_nb.engine.events import format_value
+    from voxlogica_nb.text import format_value
 
     arr = getattr(value, "array", None)
     if arr is not None:
@@ -140,6 +140,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     opts = json.loads(argv[0])
     from voxlogica_nb.engine import diskstore
+    from voxlogica_nb.text import summarize_cleared
 
     gets = []
     original_get = diskstore.DiskStore.get
@@ -163,7 +164,7 @@ def main(argv=None) -> int:
         if ev.kind == "wait":
             log("waiting", ev.op, "-", os.getpid())
         elif ev.kind == "dangling":
-            dangling.append(ev.data["text"])
+            dangling.append(summarize_cleared(ev.data["cleared"]))
 
     t0 = time.perf_counter()
     r = vx.run(opts["program"], jobs=opts.get("jobs"), cache_dir=opts.get("cache_dir"),

@@ -363,7 +363,7 @@ def test_prune_removes_stale_temp_files(tmp_path):
 # -- management text (CLI / magic) ---------------------------------------------------
 
 def test_cache_commands(tmp_path):
-    from voxlogica_nb.engine.cache_admin import cache_command, parse_age, parse_size
+    from voxlogica_nb.cache_admin import cache_command, parse_age, parse_size
 
     assert parse_size("500M") == 500 * 1024 ** 2 and parse_size("1.5GB") == int(1.5 * 1024 ** 3)
     assert parse_size("2k") == 2048 and parse_size(10) == 10

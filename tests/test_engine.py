@@ -4,7 +4,7 @@ import pytest
 
 import voxlogica_nb as vx
 from _programs import explosion_program, fib_program
-from voxlogica_nb.engine.events import format_value
+from voxlogica_nb.text import format_value
 
 
 def run(text, **kw):

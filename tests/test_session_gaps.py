@@ -14,7 +14,7 @@ import pytest
 import voxlogica_nb as vx
 from voxlogica_nb import data
 from voxlogica_nb.engine.diskstore import DiskStore
-from voxlogica_nb.engine.events import TextProgress
+from voxlogica_nb.text import TextProgress, summarize_cleared
 
 
 @pytest.fixture(autouse=True)
@@ -192,7 +192,7 @@ def test_dangling_claims_are_taken_once(tmp_path):
     r = vx.Session(engine=engine).run('print "v" 1', observers=[events.append])
     assert [rec["op"] for rec in r.dangling] == ["gaps_op"]
     [ev] = [e for e in events if e.kind == "dangling"]
-    assert ev.data["text"] == "cleared 1 dangling run(s) left by ended processes (gaps_op)"
+    assert summarize_cleared(ev.data["cleared"]) == "cleared 1 dangling run(s) left by ended processes (gaps_op)"
     assert engine.take_dangling() == []
     assert vx.Session(engine=engine).run('print "v" 1', observers=[events.append]).dangling == []
 

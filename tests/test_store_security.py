@@ -17,7 +17,7 @@ import voxlogica_nb as vx
 from voxlogica_nb.engine import claims as claims_module
 from voxlogica_nb.engine import diskstore
 from voxlogica_nb.engine.diskstore import DiskStore
-from voxlogica_nb.engine.session import get_engine, open_store
+from voxlogica_nb.session import get_engine, open_store
 from voxlogica_nb.engine.store import StoreError, UnsafeStoreError
 
 A = "ab" + "1" * 62
@@ -151,7 +151,7 @@ def test_folder_writable_by_group_or_others_is_refused(tmp_path, bits, who):
     assert f"writable by {who} (mode {bits:04o})" in msg
     shared = DiskStore(base, shared=True)  # explicit opt-in
     assert shared.get(A) == 1.0 and shared.info()["shared"]
-    from voxlogica_nb.engine.cache_admin import info_text
+    from voxlogica_nb.cache_admin import info_text
 
     assert "shared store: others may write it" in info_text(shared)
     assert "shared" not in info_text(DiskStore(tmp_path / "private"))

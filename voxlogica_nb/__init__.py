@@ -6,9 +6,9 @@ import hashlib
 import inspect
 import marshal
 
-from .engine.result import Result
+from .result import Result
 from .engine.scheduler import Engine, Failure, TaskFailed
-from .engine.session import Session, get_engine
+from .session import Session, get_engine
 from .errors import PrimitiveError, VoxLogicaError
 from .image import Image
 from .primitives import REGISTRY

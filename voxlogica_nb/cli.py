@@ -11,8 +11,8 @@ import os
 import sys
 import time
 
-from .engine.events import TextProgress, format_value
-from .engine.result import not_done_line
+from .text import TextProgress, format_value
+from .result import not_done_line
 from .engine.store import StoreError
 from .errors import VoxLogicaError
 
@@ -170,7 +170,7 @@ def cmd_primitives(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .engine.cache_admin import cache_command
+    from .cache_admin import cache_command
     from .engine.diskstore import DiskStore
 
     try:

@@ -18,7 +18,7 @@ import voxlogica_nb as vx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for _programs
 from _programs import explosion_program, fib_program  # noqa: E402
-from voxlogica_nb.engine.session import Session
+from voxlogica_nb.session import Session
 
 
 def best(fn, repeat=3):

@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 import voxlogica_nb as vx  # noqa: E402
 from voxlogica_nb import data  # noqa: E402
-from voxlogica_nb.engine.session import open_store  # noqa: E402
+from voxlogica_nb.session import open_store  # noqa: E402
 from voxlogica_nb.primitives import REGISTRY  # noqa: E402
 from voxlogica_nb.primitives.io import read_image  # noqa: E402
 

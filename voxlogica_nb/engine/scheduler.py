@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from ..errors import PrimitiveError
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
-from .events import Event, summarize_cleared
+from .events import Event
 from .executors import ThreadExecutor
 from .memory import LRU, VOXEL_BYTES, WORKING_SET, Account, buffers, default_budget, value_bytes, voxels
 from .memory import MISSING as NOT_IN_MEMORY
@@ -599,7 +599,7 @@ class _Run:
             cleared = self.engine.take_dangling()
             if cleared:
                 self.out.dangling = cleared
-                self.emit("dangling", cleared=cleared, text=summarize_cleared(cleared))
+                self.emit("dangling", cleared=cleared)
         for e in self.effects:
             tid = e.task.id
             if e.kind == "save":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 
-from ..engine.events import format_value
+from ..text import format_value
 from ..image import Image
 from ..render import image_png, intensity_window
 from .progress import WIDGET_MIME

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..engine.claims import CancelEvent
-from ..engine.events import format_value
+from ..text import format_value
 from ..errors import VoxLogicaError
 from ..image import Image
 from .display import describe, group_printed, image_bundle, needs_base, scalar_rows, sequence_bundle, value_bundles
@@ -727,7 +727,7 @@ def explore(text: str, session=None, *, params=None, source=None, force=False, n
 
 
 def _new_session():
-    from ..engine.session import Session
+    from ..session import Session
 
     return Session()
 

@@ -18,9 +18,9 @@ from IPython.display import display
 from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 
 from ..engine.claims import CancelEvent
-from ..engine.session import Session, get_engine
-from ..engine.cache_admin import cache_command, summarize_cleared
-from ..engine.result import Result
+from ..session import Session, get_engine
+from ..cache_admin import cache_command, summarize_cleared
+from ..result import Result
 from ..engine.scheduler import TaskFailed
 from ..errors import VoxLogicaError
 from .display import needs_base, value_bundles

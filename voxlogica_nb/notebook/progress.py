@@ -18,7 +18,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 class ProgressState:
-    """Counts of one run, updated from engine events (see engine/events.py)."""
+    """Counts of one run, updated from engine events (see voxlogica_nb.engine.events)."""
 
     def __init__(self):
         self.lock = threading.Lock()

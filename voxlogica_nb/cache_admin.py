@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 
-from .events import summarize_cleared
+from .text import summarize_cleared
 
 __all__ = [
     "parse_size", "parse_age", "format_bytes", "format_age",

@@ -12,15 +12,15 @@ import threading
 
 import numpy as np
 
-from ..image import Image
-from ..language.reducer import Reducer
-from ..language.tasks import Task
-from ..language.types import value_type
-from ..primitives import REGISTRY
+from .image import Image
+from .language.reducer import Reducer
+from .language.tasks import Task
+from .language.types import value_type
+from .primitives import REGISTRY
 from .result import Result
-from .scheduler import Engine, TaskFailed
-from .diskstore import DiskStore, default_root
-from .store import NullStore
+from .engine.scheduler import Engine, TaskFailed
+from .engine.diskstore import DiskStore, default_root
+from .engine.store import NullStore
 
 _engines: dict = {}
 _engines_lock = threading.Lock()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from .events import format_value
+from .text import format_value
 
 
 class Result:
@@ -37,7 +37,7 @@ class Result:
     @classmethod
     def failed(cls, failure):
         """The result of evaluating one value whose task failed."""
-        from .scheduler import Outcome
+        from .engine.scheduler import Outcome
 
         return cls(Outcome(failures=[failure]))
 
