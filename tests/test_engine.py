@@ -295,9 +295,9 @@ def test_errors_from_libraries_become_one_line_messages():
     r = run('print "r" length(range(1e12))\nprint "ok" 1')
     (f,) = r.failures
     assert f.op == "range" and "too many" in f.message and "\n" not in f.message
-    from voxlogica_nb.engine.scheduler import _message
+    from voxlogica_nb.engine.failures import message_of
 
     itk = RuntimeError("Exception thrown in SimpleITK X_Execute: /a/b.hxx:221:\n"
                        "ITK ERROR: BinaryThresholdImageFilter(0x7f): Lower threshold cannot be greater than upper threshold.")
-    assert _message(itk) == "SimpleITK: Lower threshold cannot be greater than upper threshold."
-    assert _message(ValueError("first line\nsecond")) == "ValueError: first line"
+    assert message_of(itk) == "SimpleITK: Lower threshold cannot be greater than upper threshold."
+    assert message_of(ValueError("first line\nsecond")) == "ValueError: first line"

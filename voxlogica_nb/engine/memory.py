@@ -188,3 +188,60 @@ class LRU:
 
     def __len__(self):
         return len(self._items)
+
+
+class Holdings:
+    """The array memory one run's values keep alive, counted once per
+    buffer (views of one array share it) and added to the engine's
+    :class:`Account` as it changes. ``peak``: the most held at once;
+    ``typical``: voxels of the largest image held so far."""
+
+    def __init__(self, account: Account):
+        self.account = account
+        self.held: dict = {}  # task id -> [(buffer owner, bytes)]
+        self.owners: dict = {}  # buffer owner -> [values using it, bytes]
+        self.bytes = 0
+        self.peak = 0
+        self.typical = 0
+
+    def hold(self, tid, value) -> None:
+        found = buffers(value)
+        if not found:
+            return
+        self.release(tid)
+        self.held[tid] = found
+        added = 0
+        for owner, size in found:
+            entry = self.owners.get(owner)
+            if entry is None:
+                self.owners[owner] = [1, size]
+                added += size
+            else:
+                entry[0] += 1
+        if added:
+            self.bytes += added
+            self.account.add(added)
+            self.peak = max(self.peak, self.bytes)
+        self.typical = max(self.typical, voxels(value))
+
+    def release(self, tid) -> None:
+        found = self.held.pop(tid, None)
+        if not found:
+            return
+        freed = 0
+        for owner, _size in found:
+            entry = self.owners[owner]
+            entry[0] -= 1
+            if entry[0] == 0:
+                del self.owners[owner]
+                freed += entry[1]
+        if freed:
+            self.bytes -= freed
+            self.account.add(-freed)
+
+    def clear(self) -> None:
+        """The run is over: what it held is no longer counted."""
+        self.account.add(-self.bytes)
+        self.bytes = 0
+        self.held.clear()
+        self.owners.clear()

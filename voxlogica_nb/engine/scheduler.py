@@ -1,115 +1,61 @@
 """The engine: runs the tasks a program's goals need, each at most once.
 
-One :class:`Engine` per process (see :func:`get_engine`) owns the worker
-pool, an LRU of recent values, the store and the table of tasks in flight.
-A call to :meth:`Engine.run` plans from the goals, stopping at values the
-LRU or the store already hold, then runs a loop in the calling thread:
+One :class:`Engine` per store (see ``voxlogica_nb.session.get_engine``)
+owns what its runs share: the worker pool, an LRU of recent values, the
+store, the table of tasks in flight and the memory account. A call to
+:meth:`Engine.run` creates a :class:`Run`, which plans from the goals (see
+:mod:`.state` for the algorithm and the task states; :mod:`.policy` for
+where values come from) and then loops in the calling thread:
 
 * cheap tasks (scalars, small sequences) run inline in that thread;
 * light and heavy tasks go to the executor; one in-flight future per task
-  id per process, registered atomically, so concurrent runs share the work;
-  across processes the store's claims decide who computes and who waits;
-* ``for`` tasks expand when their sequence is known: the body template is
-  instantiated per element and the new tasks join the plan;
+  id per engine, registered atomically, so concurrent runs share the work;
+  across processes the store's claims decide who computes and who waits
+  (:mod:`.worker`);
+* ``for`` tasks expand when their sequence is known;
 * effects (``print``, ``save``) run in program order as their inputs arrive;
 * a failure fails its dependents as "upstream failed" naming the root task;
   other goals go on.
 
-Memory. A run submits at most as many tasks as the executor has workers,
-and a task only when its estimated output and working set fit the engine's
-memory budget (see :mod:`.memory`; with nothing else running it starts
-anyway, so a task larger than the budget runs alone). Ready tasks wait in a
-priority queue ordered by planning rank: tasks are ranked depth-first from
-the goals (effects in program order, loop elements in index order), and a
-task ranks before its arguments, so the consumer of a value just computed
-runs before unrelated work starts and a wide ``for`` streams through its
-elements instead of materialising all of them. A value is dropped the
-moment its last consumer in the run has it (a value a ``save`` needs, once
-saved). The LRU keeps only the values worth keeping across runs: those of
-heavy tasks and goals, and of these not the large ones a disk store can
-hand back memory-mapped.
+Memory. A run keeps at most as many tasks submitted as the executor has
+workers, and starts one only when its estimated output and working set fit
+the engine's budget (see :mod:`.memory`; with nothing else of the run
+running it starts anyway, so a task larger than the budget runs alone).
+Ready tasks start in planning rank, so the consumer of a value just
+computed runs before unrelated work and a wide ``for`` streams through its
+elements. A value is dropped the moment its last consumer in the run has
+it. The LRU keeps the values worth keeping across runs (heavy tasks and
+goals), but not the large ones a disk store hands back memory-mapped.
 
 Warnings a primitive reports (:func:`~voxlogica_nb.primitives.registry.report`)
 become lines located at the task's position, in ``Outcome.warnings`` and as
-``warning`` events.
-
-Only this thread publishes progress events; workers report through a queue.
+``warning`` events. Only the loop's thread publishes events; workers
+report through the run's queue (:class:`~.worker.Note`,
+:class:`~.worker.Finished`, :class:`~.worker.SaveFinished`).
 """
 from __future__ import annotations
 
-import heapq
 import os
 import queue
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import dataclass, field
 
-from ..errors import PrimitiveError
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
+from .claims import CancelEvent, WaitCancelled, on_set
 from .events import Event
 from .executors import ThreadExecutor
-from .memory import LRU, VOXEL_BYTES, WORKING_SET, Account, buffers, default_budget, value_bytes, voxels
+from .failures import Failure, TaskFailed, message_of
+from .memory import LRU, Account, Holdings, default_budget, value_bytes
 from .memory import MISSING as NOT_IN_MEMORY
-from .claims import CancelEvent, WaitCancelled, on_set
+from .policy import reuse
+from .state import DONE, FAILED, INFLIGHT, PENDING, READY_LOAD, RunState, Sources
 from .store import MISSING, MemoryStore, NullStore
+from .worker import WAKE, Finished, Note, SaveFinished, calling, compute
 
-PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
-
-
-class Failure:
-    """A failed task: its own error, or "upstream failed" with the root."""
-
-    __slots__ = ("task_id", "op", "message", "traceback", "pos", "root", "time", "version")
-
-    def __init__(self, task, message, tb="", root=None):
-        self.task_id = task.id
-        self.op = task.op
-        self.version = task.version
-        self.message = message
-        self.traceback = tb
-        self.pos = task.pos
-        self.root = root
-        self.time = time.time()
-
-    @property
-    def where(self) -> str:
-        return f"{self.pos.line}:{self.pos.col}" if self.pos else "?"
-
-    @property
-    def line(self):
-        return self.pos.line if self.pos else 0
-
-    @property
-    def col(self):
-        return self.pos.col if self.pos else 0
-
-    @property
-    def reason(self) -> str:
-        """The message without a leading "op: " that would repeat the operator."""
-        prefix = f"{self.op}: "
-        return self.message[len(prefix):] if self.message.startswith(prefix) else self.message
-
-    def __str__(self):
-        place = str(self.pos) if self.pos else "?"
-        if self.root is not None:
-            r = self.root
-            return f"{place}: upstream failed: `{r.op}` at {r.pos or '?'}: {r.reason}"
-        return f"{place}: `{self.op}` failed: {self.reason}"
-
-    def __repr__(self):
-        return f"<Failure {self}>"
-
-    def record(self) -> dict:
-        return {"op": self.op, "version": self.version, "message": self.message,
-                "traceback": self.traceback, "time": self.time,
-                "position": str(self.pos) if self.pos else ""}
-
-
-class _Waited(Exception):
-    """Another process recorded a failure for the task we waited on."""
+__all__ = ["Engine", "Run", "Options", "Outcome", "Failure", "TaskFailed"]
 
 
 @dataclass
@@ -138,36 +84,13 @@ class Outcome:
     peak_bytes: int = 0  # most bytes of values the run held at once (array memory)
 
 
-def _calling(fn, *args):
-    """``fn(*args)`` collecting what it reports: ``(value, [messages])``."""
-    said: list = []
-    with reporting(said.append):
-        return fn(*args), said
-
-
-_SCALARS = frozenset((float, int, bool, str, type(None)))
-
-
 def _where(pos) -> str:
     return str(pos) if pos else "<program>"
 
 
-def _message(exc: BaseException) -> str:
-    """One line saying what went wrong (the traceback is kept apart)."""
-    if isinstance(exc, (PrimitiveError, _Waited)):
-        return str(exc)
-    text = str(exc).strip()
-    itk = text.rfind("ITK ERROR:")
-    if itk >= 0:  # SimpleITK: "… ITK ERROR: SomeFilter(0x…): what went wrong"
-        detail = text[itk:].splitlines()[0].split("): ", 1)[-1]
-        return f"SimpleITK: {detail.strip()}"
-    if "\n" in text:
-        text = text.splitlines()[0]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 class Engine:
-    """Kernel-resident engine: pool, LRU, store, in-flight table."""
+    """What the runs of one store share: pool, LRU, store, in-flight
+    table, memory account. Runs use only its public methods."""
 
     def __init__(self, store=None, jobs: int | None = None, executor=None,
                  memory_bytes: int | None = None):
@@ -179,7 +102,7 @@ class Engine:
         self.memory_bytes = int(memory_bytes) if memory_bytes is not None else default_budget()
         self.memory = LRU(self.memory_bytes)
         self.account = Account()  # bytes held and reserved by the runs in progress
-        self._inflight: dict = {}
+        self._inflight: dict = {}  # task id -> the future computing it
         self._sharers: dict = {}  # task id -> runs waiting on another run's future
         self._lock = threading.RLock()  # done-callbacks may run while it is held
         # Claims left by dead processes (a crashed or restarted kernel) are
@@ -191,6 +114,7 @@ class Engine:
         if root is not None:  # input digests, remembered beside the values
             fingerprints.use_folder(os.path.join(root, "fingerprints"))
 
+    # -- configuration ------------------------------------------------------
     def take_dangling(self) -> list[dict]:
         """The owner records of dead processes' claims cleared when this
         engine started, if not reported yet; [] afterwards."""
@@ -220,21 +144,18 @@ class Engine:
         """How many tasks a run keeps submitted to the executor at once."""
         return getattr(self._executor, "slots", None) or self.jobs
 
-    def keep(self, task_id, value) -> None:
-        """Put a value in the LRU if it is worth keeping there: not a large
-        value that the store hands back memory-mapped, which the LRU would
-        pin in memory long after the run has dropped it."""
-        threshold = getattr(self.store, "mmap_min_bytes", None)
-        if (threshold is None or not getattr(self.store, "writable", True)
-                or value_bytes(value) < threshold):
-            self.memory.put(task_id, value)
+    def busy(self) -> bool:
+        """Is a task of this engine still running (or committing)?"""
+        with self._lock:
+            return bool(self._inflight)
 
+    # -- running --------------------------------------------------------------
     def run(self, effects, table, observers=(), **options) -> Outcome:
         """Run the effects' tasks (and only what they need). ``options``:
         ``force``, ``no_cache``, ``timeout`` (seconds to wait on another
         process), ``cancel`` (a threading.Event: setting it, from any thread,
         stops the run with KeyboardInterrupt)."""
-        return _Run(self, effects, table, list(observers), Options(**options)).execute()
+        return Run(self, effects, table, list(observers), Options(**options)).execute()
 
     def evaluate(self, task, table, observers=(), **options):
         """Compute one task and return its value (raises on failure)."""
@@ -245,72 +166,67 @@ class Engine:
             raise TaskFailed(out.effect_failures[0][1])
         return out.values[0]
 
-    # -- worker side (runs in executor threads) ----------------------------------
-    def _compute(self, task, args, opts: Options, notify, goal=False):
-        """Compute (or wait for, or load) one pool task. Returns (value, how).
+    # -- the interface runs use ---------------------------------------------------
+    def keep(self, task_id, value) -> None:
+        """Put a value in the LRU if it is worth keeping there: not a large
+        value that the store hands back memory-mapped, which the LRU would
+        pin in memory long after the run has dropped it."""
+        threshold = getattr(self.store, "mmap_min_bytes", None)
+        if (threshold is None or not getattr(self.store, "writable", True)
+                or value_bytes(value) < threshold):
+            self.memory.put(task_id, value)
 
-        Stored tasks (heavy ones and goals) are claimed across processes;
-        once computed, the value is handed to the scheduler (``notify``)
-        before it is committed, so dependents start while the file is
-        written; the claim is released after the commit."""
-        store = NullStore() if opts.no_cache else self.store
-        reusable = task.prim.pure and not task.volatile and not opts.no_cache
-        storable = reusable and (task.cost == "heavy" or goal)
-        claims = getattr(store, "claims", None) if storable else None
-        claim = None
-        if claims is not None:
-            claim = claims.try_acquire(task.id, task.op)
-            if claim is None:
-                notify(("wait", task, None))
-                started = time.time()
-                claim = claims.acquire(task.id, task.op, timeout=opts.timeout, cancel=opts.cancel)
-                value = store.get(task.id)
-                if value is not MISSING:
-                    claim.release()
-                    self.keep(task.id, value)
-                    return value, "waited"
-                rec = store.failure(task.id)
-                if rec is not None and rec.get("time", 0) >= started - 1:
-                    claim.release()
-                    raise _Waited(rec.get("message", "failed in another process"))
-            elif not opts.force and store.contains(task.id):
-                value = store.get(task.id)
-                if value is not MISSING:
-                    claim.release()
-                    self.keep(task.id, value)
-                    return value, "loaded"
-        said: list = []
-        try:
-            t0 = time.perf_counter()
-            fn = task.fn or task.prim.dispatch(args)
-            try:
-                with reporting(said.append):
-                    value = fn(*args)
-            except BaseException as exc:
-                if said:
-                    notify(("warn", task, said))
-                if storable and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    f = Failure(task, _message(exc), traceback.format_exc())
-                    store.put_failure(task.id, f.record())
-                raise
-            seconds = time.perf_counter() - t0
-            if said:
-                notify(("warn", task, said))
-            if storable:
-                self.keep(task.id, value)  # before the commit, so a run needing it again finds it
-                notify(("value", task, value))
-                store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds})
-            return value, "computed"
-        finally:
-            if claim is not None:
-                claim.release()
-
-    def _forget(self, tid, fut):
+    def in_flight(self, task_id):
+        """The future computing ``task_id`` in this engine, or None."""
         with self._lock:
-            if self._inflight.get(tid) is fut:
-                del self._inflight[tid]
+            return self._inflight.get(task_id)
 
-    def _load(self, task_id):
+    def start(self, task_id, fn, *args):
+        """Submit ``fn(*args)`` as the one computation of ``task_id``, unless
+        one is in flight: ``(future, True)`` if submitted now, else
+        ``(the running future, False)``."""
+        with self._lock:
+            fut = self._inflight.get(task_id)
+            if fut is not None:
+                return fut, False
+            fut = self.executor.submit(fn, *args)
+            self._inflight[task_id] = fut
+        fut.add_done_callback(lambda f: self._forget(task_id, f))
+        return fut, True
+
+    def _forget(self, task_id, fut):
+        with self._lock:
+            if self._inflight.get(task_id) is fut:
+                del self._inflight[task_id]
+
+    def share(self, task_id, delta: int) -> None:
+        """Count runs waiting on another run's future of ``task_id``."""
+        with self._lock:
+            left = self._sharers.get(task_id, 0) + delta
+            if left > 0:
+                self._sharers[task_id] = left
+            else:
+                self._sharers.pop(task_id, None)
+
+    def cancel(self, futures: dict) -> None:
+        """Cancel these futures (task id -> future) unless another run waits on them."""
+        with self._lock:
+            for tid, fut in futures.items():
+                if not self._sharers.get(tid):
+                    fut.cancel()
+
+    def make_room(self, need: int) -> bool:
+        """Is there room for ``need`` more bytes? The LRU gives way first."""
+        room = self.memory_bytes - self.account.used
+        if need <= room - self.memory.bytes:
+            return True
+        if need > room:
+            return False
+        self.memory.trim(room - need)
+        return True
+
+    def load(self, task_id):
+        """A value from memory or the store (``MISSING`` if neither has it)."""
         value = self.memory.get(task_id)
         if value is not NOT_IN_MEMORY:
             return value
@@ -320,58 +236,57 @@ class Engine:
         return value
 
 
-class TaskFailed(Exception):
-    def __init__(self, failure: Failure):
-        self.failure = failure
-        super().__init__(str(failure))
+class _RunSources(Sources):
+    """What a run may reuse: the engine's LRU, in-flight table and the run's store."""
+
+    def __init__(self, engine, store, memory):
+        self.engine, self.store, self.memory = engine, store, memory
+
+    def recent(self, task_id):
+        return self.memory.get(task_id) if self.memory is not None else NOT_IN_MEMORY
+
+    def in_flight(self, task_id) -> bool:
+        return self.engine.in_flight(task_id) is not None
+
+    def stored(self, task_id) -> bool:
+        return self.store.contains(task_id)
 
 
-class _Run:
+class Run:
+    """Drives one run: starts what the :class:`~.state.RunState` says is
+    ready, feeds results back, runs effects, publishes events. Besides the
+    state it tracks what is in motion: ``futures`` (this run's own),
+    ``running`` (submitted, not finished), ``reserved`` (bytes set aside
+    for running tasks), ``shared`` (other runs' futures awaited),
+    ``committing`` (values delivered early whose commit is still under
+    way), ``mine`` (computed by this run: if needed again they are not
+    "waited" for), ``outstanding`` (messages still to come)."""
+
     def __init__(self, engine: Engine, effects, table, observers, opts: Options):
         self.engine = engine
         self.effects = effects
         self.table = table
         self.observers = observers
         self.opts = opts
-        self.state: dict = {}
-        self.values: dict = {}
-        self.pending: dict = {}
-        self.dependents: dict = {}
-        self.refs: dict = {}
-        self.failures: dict = {}
-        self.gathers: dict = {}
-        self.linked: set = set()  # tasks that hold references on their arguments
-        self.early: set = set()  # completed while their worker still commits them
-        self.mine: set = set()  # computed by this run (needed again later, they are not "waited")
-        self.futures: dict = {}  # futures this run submitted
-        self.shared: set = set()  # tasks this run awaits from another run's future
-        self.inline: deque = deque()  # ready to start in this thread (cheap, loops, shared)
-        self.ready: list = []  # heap of (rank, n, task): ready for the executor
-        self.pushed = 0
-        self.rank: dict = {}  # task id -> planning rank (lower runs first)
-        self.next_rank = 0
-        self.running: set = set()  # tasks this run submitted whose futures are not done
-        self.reserved: dict = {}  # task id -> bytes reserved for it while it runs
-        self.todo: list = []
-        self.completions: queue.SimpleQueue = queue.SimpleQueue()
+        self.store = NullStore() if opts.no_cache else engine.store
+        memory = None if opts.no_cache else engine.memory
+        self.holdings = Holdings(engine.account)
+        self.s = RunState(opts, _RunSources(engine, self.store, memory), self.holdings)
+        self.futures: dict = {}
+        self.running: set = set()
+        self.reserved: dict = {}
+        self.shared: set = set()
+        self.committing: set = set()
+        self.mine: set = set()
         self.outstanding = 0
-        self.goals: set = set()
-        self.pinned: set = set()  # goals whose values the outcome keeps (print, value)
-        self.saves: dict = {}  # goal id -> save effects still to run on it
-        self.held: dict = {}  # task id -> [(buffer owner, bytes)] of values in self.values
-        self.owners: dict = {}  # buffer owner -> [count, bytes]
-        self.held_bytes = 0
-        self.typical = 0  # voxels of the largest image this run has held
+        self.completions: queue.SimpleQueue = queue.SimpleQueue()
+        self.next_effect = 0
+        self.effect_busy = False
         self.warned: set = set()
         self.current = None  # the cheap task running in this thread
         self.stats = {"computed": 0, "cached": 0, "waited": 0, "failed": 0}
-        self.planned_heavy = 0
-        self.planned_stored = 0
-        self.reported = (0, 0)  # (planned_heavy, planned_stored) already sent in plan events
+        self.reported = [0, 0]  # planned counts already sent in plan events
         self.out = Outcome()
-        use_store = not opts.no_cache
-        self.store = engine.store if use_store else NullStore()
-        self.memory = engine.memory if use_store else None
 
     # -- events --------------------------------------------------------------
     def emit(self, kind, task=None, **data):
@@ -384,235 +299,35 @@ class _Run:
         """Record what a primitive reported, as lines located at ``pos``."""
         for message in messages:
             line = f"{_where(pos)}: {message}"
-            if line in self.warned:
-                continue
-            self.warned.add(line)
-            self.out.warnings.append(line)
-            self.emit("warning", task, text=line, message=message, position=str(pos) if pos else "")
+            if line not in self.warned:
+                self.warned.add(line)
+                self.out.warnings.append(line)
+                self.emit("warning", task, text=line, message=message, position=str(pos) if pos else "")
 
     def report_inline(self, message):
         """The report sink of cheap tasks, which run in the loop's thread."""
         t = self.current
         self.warn(t, t.pos if t is not None else None, [message])
 
-    # -- memory ----------------------------------------------------------------
-    def hold(self, tid, value):
-        """Count the array memory of a value this run now holds."""
-        found = buffers(value)
-        if not found:
-            return
-        self.release(tid)
-        self.held[tid] = found
-        added = 0
-        for owner, size in found:
-            entry = self.owners.get(owner)
-            if entry is None:
-                self.owners[owner] = [1, size]
-                added += size
-            else:
-                entry[0] += 1
-        if added:
-            self.held_bytes += added
-            self.engine.account.add(added)
-            if self.held_bytes > self.out.peak_bytes:
-                self.out.peak_bytes = self.held_bytes
-        n = voxels(value)
-        if n > self.typical:
-            self.typical = n
-
-    def release(self, tid):
-        found = self.held.pop(tid, None)
-        if not found:
-            return
-        freed = 0
-        for owner, _size in found:
-            entry = self.owners[owner]
-            entry[0] -= 1
-            if entry[0] == 0:
-                del self.owners[owner]
-                freed += entry[1]
-        if freed:
-            self.held_bytes -= freed
-            self.engine.account.add(-freed)
-
-    def drop(self, tid):
-        """Forget a value no consumer in this run needs any more."""
-        self.values.pop(tid, None)
-        if tid in self.held:
-            self.release(tid)
-
-    def needed(self, tid) -> bool:
-        return self.refs.get(tid, 0) > 0 or tid in self.pinned or tid in self.saves
-
-    def estimate(self, t) -> int:
-        """Bytes a pool task needs: its output (the size of its largest image
-        argument, or of the largest image the run has seen, in the result
-        type's voxel type) plus a working set by cost class."""
-        n = 0
-        computing = self.state.get(t.id) == PENDING
-        if computing:
-            for a in t.args:
-                v = voxels(self.values.get(a.id))
-                if v > n:
-                    n = v
-        typ = t.type
-        if n == 0 and (typ.is_image or typ.name == "seq"):
-            n = self.typical
-        if typ.is_image:
-            per_voxel = VOXEL_BYTES.get(typ.name, 4)
-        elif typ.name in ("any", "seq") or typ.is_var:
-            per_voxel = 4
-        else:
-            per_voxel = 0
-        need = per_voxel * n
-        if computing:
-            need += WORKING_SET.get(t.cost, 0) * 4 * n
-        return need
-
-    def fits(self, need) -> bool:
-        """Is there room for ``need`` more bytes (the LRU gives way first)?"""
-        engine = self.engine
-        room = engine.memory_bytes - engine.account.used
-        if need <= room - engine.memory.bytes:
-            return True
-        if need > room:
-            return False
-        engine.memory.trim(room - need)
-        return True
-
-    def reserve(self, tid, need):
-        if need:
-            self.reserved[tid] = need
-            self.engine.account.add(need)
-
-    def unreserve(self, tid):
-        need = self.reserved.pop(tid, 0)
-        if need:
-            self.engine.account.add(-need)
-
-    def settle(self):
-        """The run is over: what it held and reserved is no longer its own."""
-        self.engine.account.add(-(self.held_bytes + sum(self.reserved.values())))
-        self.held_bytes = 0
-        self.held.clear()
-        self.owners.clear()
-        self.reserved.clear()
-
-    # -- planning ------------------------------------------------------------
-    def visit(self, t, goal=False):
-        """Classify a task the first time the run meets it."""
-        tid = t.id
-        s = self.state.get(tid)
-        if s is not None:
-            if s != DONE or tid in self.values:
-                return
-            # Freed after its last consumer, and now a loop expansion needs
-            # it again: obtain it afresh (memory, store, or recompute).
-            del self.state[tid]
-        kind = t.kind
-        if kind == "const":
-            self.values[tid] = t.value
-            self.state[tid] = DONE
-            return
-        if kind == "param":
-            raise RuntimeError("a loop variable escaped its loop body")
-        force = goal and self.opts.force
-        reusable = kind == "apply" and t.prim.pure and not t.volatile and not force
-        if reusable and self.memory is not None and (t.cost != "cheap" or goal):
-            value = self.memory.get(tid)
-            if value is not NOT_IN_MEMORY:
-                self.values[tid] = value
-                self.hold(tid, value)
-                self.state[tid] = DONE
-                self.stats["cached"] += 1
-                return
-        if reusable and (t.cost != "cheap" or goal):
-            with self.engine._lock:
-                fut = self.engine._inflight.get(tid)
-            if fut is not None:
-                self.state[tid] = INFLIGHT
-                self.pending[tid] = 0
-                self.push(t)
-                return
-            if (t.cost == "heavy" or goal) and self.store.contains(tid):
-                self.state[tid] = READY_LOAD
-                self.pending[tid] = 0
-                self.planned_stored += 1
-                self.push(t)
-                return
-        self.state[tid] = PENDING
-        if t.cost != "cheap" and kind == "apply":
-            self.planned_heavy += 1
-        self.todo.append(t)
-
-    def expand_todo(self):
-        """Link every newly met task to its arguments. Tasks are ranked in
-        the order they are linked: depth-first, a task before its arguments."""
-        while self.todo:
-            t = self.todo.pop()
-            self.linked.add(t.id)
-            self.rank[t.id] = self.next_rank
-            self.next_rank += 1
-            if t.kind == "for" and t.id in self.gathers:
-                args = self.gathers[t.id][::-1]  # so that element 0 is linked first
-            else:
-                args = t.args
-            n = 0
-            upstream = None
-            seen = set()
-            for a in args:
-                if a.id in seen:
-                    continue
-                seen.add(a.id)
-                self.visit(a)
-                self.dependents.setdefault(a.id, set()).add(t)
-                self.refs[a.id] = self.refs.get(a.id, 0) + 1
-                s = self.state[a.id]
-                if s == FAILED:
-                    upstream = self.failures[a.id]
-                elif s != DONE:
-                    n += 1
-            self.pending[t.id] = n
-            if upstream is not None:
-                self.fail(t, None, root=upstream.root or upstream)
-            elif n == 0:
-                self.push(t)
-
-    def plan(self, goal_tasks):
-        for t in goal_tasks:  # one at a time, so earlier effects rank first
-            self.goals.add(t.id)
-            self.visit(t, goal=True)
-            self.expand_todo()
-
-    # -- running ---------------------------------------------------------------
     def report_plan(self, first=False):
         """Send the work met since the last ``plan`` event (if any)."""
-        compute = self.planned_heavy - self.reported[0]
-        stored = self.planned_stored - self.reported[1]
-        if first or compute or stored:
-            self.reported = (self.planned_heavy, self.planned_stored)
-            self.emit("plan", compute=compute, stored=stored)
+        compute_, stored = (a - b for a, b in zip(self.s.planned, self.reported))
+        if first or compute_ or stored:
+            self.reported = list(self.s.planned)
+            self.emit("plan", compute=compute_, stored=stored)
 
+    # -- the loop ----------------------------------------------------------------
     def execute(self) -> Outcome:
         t0 = time.perf_counter()
         if self.observers:  # else it stays for a run that can show it
-            cleared = self.engine.take_dangling()
-            if cleared:
-                self.out.dangling = cleared
-                self.emit("dangling", cleared=cleared)
-        for e in self.effects:
-            tid = e.task.id
-            if e.kind == "save":
-                self.saves[tid] = self.saves.get(tid, 0) + 1
-            else:
-                self.pinned.add(tid)
+            self.out.dangling = self.engine.take_dangling()
+            if self.out.dangling:
+                self.emit("dangling", cleared=self.out.dangling)
         try:
-            self.plan([e.task for e in self.effects])
+            self.s.add_effects(self.effects)
+            self.s.plan([e.task for e in self.effects])
             self.report_plan(first=True)
-            self.next_effect = 0
-            self.effect_busy = False
-            # wake the loop when another thread sets the cancel event
-            unwatch = on_set(self.opts.cancel, lambda: self.completions.put(("cancel", None, None)))
+            unwatch = on_set(self.opts.cancel, lambda: self.completions.put(WAKE))
             try:
                 with reporting(self.report_inline):
                     self.loop()
@@ -621,67 +336,58 @@ class _Run:
                 raise
             finally:
                 unwatch()
-        finally:
-            self.settle()
+        finally:  # what the run held and reserved is no longer its own
+            self.holdings.clear()
+            self.engine.account.add(-sum(self.reserved.values()))
+            self.reserved.clear()
+        self.stats["cached"] += self.s.from_memory
         self.out.stats = dict(self.stats)
         self.out.seconds = time.perf_counter() - t0
+        self.out.peak_bytes = self.holdings.peak
         self.emit("finish", stats=self.out.stats, seconds=self.out.seconds, peak_bytes=self.out.peak_bytes)
         return self.out
 
     def loop(self):
-        cancel = self.opts.cancel
         while True:
-            if cancel.is_set():
-                raise KeyboardInterrupt
+            self.check_cancel()
             self.dispatch()
             self.advance_effects()
             if self.next_effect >= len(self.effects) and not self.effect_busy:
-                while self.early:  # values already used, still being committed
-                    if cancel.is_set():
-                        raise KeyboardInterrupt
+                while self.committing:  # values already used, still being committed
+                    self.check_cancel()
                     self.handle(self.completions.get())
                 return
-            if self.inline:
+            if self.s.inline:
                 continue
             if self.outstanding == 0:
                 raise RuntimeError("scheduler stalled: nothing running and nothing ready")
             self.handle(self.completions.get())
 
-    def push(self, t):
-        """``t`` is ready: start it in this thread, or queue it for the executor."""
-        s = self.state.get(t.id)
-        if t.kind == "for" or s == INFLIGHT or (s == PENDING and t.cost == "cheap"):
-            self.inline.append(t)
-            return
-        rank = self.rank.get(t.id)
-        if rank is None:
-            rank = self.rank[t.id] = self.next_rank
-            self.next_rank += 1
-        self.pushed += 1
-        heapq.heappush(self.ready, (rank, self.pushed, t))
+    def check_cancel(self):
+        if self.opts.cancel.is_set():
+            raise KeyboardInterrupt
 
     def dispatch(self):
         """Start what is ready: every inline task, then executor tasks in
         rank order while a worker is free and their memory fits (or nothing
         of this run is running: a task larger than the budget runs alone)."""
         slots = self.engine.slots
-        ready = self.ready
         while True:
-            while self.inline:
-                self.start(self.inline.popleft())
-            if not ready or len(self.running) >= slots:
+            while self.s.inline:
+                self.start(self.s.inline.popleft())
+            if len(self.running) >= slots:
                 return
-            t = ready[0][2]
-            if self.state.get(t.id) not in (PENDING, READY_LOAD) or t.id in self.running:
-                heapq.heappop(ready)  # done, failed or started meanwhile
-                continue
-            need = self.estimate(t)
-            if self.running and not self.fits(need):
+            t = self.s.peek_ready(self.running)
+            if t is None:
                 return
-            heapq.heappop(ready)
+            need = self.s.estimate(t)
+            if self.running and not self.engine.make_room(need):
+                return
+            self.s.pop_ready()
             self.start(t)
-            if t.id in self.running:
-                self.reserve(t.id, need)
+            if t.id in self.running and need:
+                self.reserved[t.id] = need
+                self.engine.account.add(need)
 
     def cancel(self):
         """Stop: cancel queued work no other run shares. Workers already
@@ -689,159 +395,163 @@ class _Run:
         self.opts.cancel.set()
         for tid in list(self.shared):
             self.unshare(tid)
-        with self.engine._lock:
-            for tid, fut in self.futures.items():
-                if not self.engine._sharers.get(tid):
-                    fut.cancel()
+        self.engine.cancel(self.futures)
 
-    def unshare(self, tid):
-        self.shared.discard(tid)
-        with self.engine._lock:
-            left = self.engine._sharers.get(tid, 0) - 1
-            if left > 0:
-                self.engine._sharers[tid] = left
-            else:
-                self.engine._sharers.pop(tid, None)
-
-    def replan(self, t):
-        """Obtain ``t`` afresh (from the store, or by computing it here)."""
-        self.state.pop(t.id, None)
-        self.visit(t, goal=t.id in self.goals)
-        self.expand_todo()
-        self.report_plan()
-
-    def share(self, t, fut):
-        """Wait for another run's in-flight future of ``t``."""
-        with self.engine._lock:
-            self.engine._sharers[t.id] = self.engine._sharers.get(t.id, 0) + 1
-        self.shared.add(t.id)
-        self.outstanding += 1
-        fut.add_done_callback(lambda f, t=t: self.completions.put(("shared", t, f)))
-
+    # -- starting tasks -----------------------------------------------------------
     def start(self, t):
-        tid = t.id
-        s = self.state[tid]
+        s = self.s.state[t.id]
         if s in (DONE, FAILED):
             return
         if s == READY_LOAD:
-            self.submit(t, self.engine._load, tid, kind="load")
-            return
-        if s == INFLIGHT:
-            with self.engine._lock:
-                fut = self.engine._inflight.get(tid)
-            if fut is None:  # finished meanwhile: it is in the LRU or the store
-                self.state[tid] = READY_LOAD
-                self.push(t)
-            else:
-                self.share(t, fut)
-            return
-        if t.kind == "for":
+            self.submit(t, self.engine.load, t.id)
+        elif s == INFLIGHT:
+            self.start_shared(t)
+        elif t.kind == "for":
             self.start_for(t)
-            return
-        args = [self.values[a.id] for a in t.args]
-        if t.cost == "cheap":
-            self.current = t  # what the loop's report sink locates messages at
-            try:
-                fn = t.fn or t.prim.dispatch(args)
-                value = fn(*args)
-            except Exception as exc:
-                self.fail(t, Failure(t, _message(exc), traceback.format_exc()))
-                return
-            self.stats["computed"] += 1
-            if tid in self.goals and t.prim.pure and not t.volatile:
-                self.store.put(tid, value, {"op": t.op, "version": t.version, "seconds": 0.0})
-                if self.memory is not None:
-                    self.memory.put(tid, value)
-            self.complete(t, value)
-            return
-        # light or heavy: share one in-flight future per task id in this process
-        engine = self.engine
-        with engine._lock:
-            fut = engine._inflight.get(tid)
-            if fut is None:
-                fut = engine.executor.submit(engine._compute, t, args, self.opts, self.completions.put,
-                                             tid in self.goals)
-                engine._inflight[tid] = fut
-                fut.add_done_callback(lambda f, tid=tid: engine._forget(tid, f))
-                mine = True
-            else:
-                mine = False
-        if mine:
-            self.futures[tid] = fut
-            self.running.add(tid)
-            self.outstanding += 1
-            self.emit("start", t)
-            fut.add_done_callback(lambda f, t=t: self.completions.put(("computed", t, f)))
+        elif t.cost == "cheap":
+            self.start_cheap(t, [self.s.values[a.id] for a in t.args])
+        else:
+            self.start_pool(t, [self.s.values[a.id] for a in t.args])
+
+    def start_shared(self, t):
+        fut = self.engine.in_flight(t.id)
+        if fut is None:  # finished meanwhile: it is in the LRU or the store
+            self.s.state[t.id] = READY_LOAD
+            self.s.push(t)
         else:
             self.share(t, fut)
 
-    def submit(self, t, fn, *args, kind):
+    def start_cheap(self, t, args):
+        self.current = t  # what the loop's report sink locates messages at
+        try:
+            fn = t.fn or t.prim.dispatch(args)
+            value = fn(*args)
+        except Exception as exc:
+            self.fail(t, Failure(t, message_of(exc), traceback.format_exc()))
+            return
+        self.stats["computed"] += 1
+        if reuse(t, t.id in self.s.goals, self.opts).commit:
+            self.store.put(t.id, value, {"op": t.op, "version": t.version, "seconds": 0.0})
+            self.engine.memory.put(t.id, value)
+        self.complete(t, value)
+
+    def start_pool(self, t, args):
+        """Light or heavy: one in-flight future per task id in the engine."""
+        decision = reuse(t, t.id in self.s.goals, self.opts)
+        fut, mine = self.engine.start(t.id, compute, self.engine, self.store, t, args, decision,
+                                      self.opts, self.completions.put)
+        if not mine:
+            self.share(t, fut)
+            return
+        self.futures[t.id] = fut
+        self.running.add(t.id)
+        self.outstanding += 1
+        self.emit("start", t)
+        fut.add_done_callback(lambda f, t=t: self.completions.put(Finished("computed", t, f)))
+
+    def start_for(self, t):
+        if t.id in self.s.gathers:  # every element's body is done
+            self.complete(t, [self.s.values[r.id] for r in self.s.gathers[t.id]])
+            return
+        seq_task = t.args[0]
+        seq = self.s.values[seq_task.id]
+        roots = [self.table.instantiate(t.body, t.level, self.table.element(seq_task, seq, i))
+                 for i in range(len(seq))]
+        self.s.expand(t, roots)
+        self.report_plan()
+
+    def submit(self, t, fn, *args):
         fut = self.engine.executor.submit(fn, *args)
         self.futures[t.id] = fut
         self.running.add(t.id)
         self.outstanding += 1
-        fut.add_done_callback(lambda f, t=t: self.completions.put((kind, t, f)))
+        fut.add_done_callback(lambda f, t=t: self.completions.put(Finished("load", t, f)))
 
-    def handle(self, item):
-        kind, t, payload = item
-        if kind == "cancel":  # the loop checks the event
-            return
-        if kind == "wait":  # a worker is blocked on another process's claim
-            self.emit("wait", t)
-            return
-        if kind == "warn":  # a worker's task reported something
-            self.warn(t, t.pos, payload)
-            return
-        if kind == "value":  # computed; the worker is committing it to the store
-            if self.state.get(t.id) != DONE:
-                self.early.add(t.id)
-                self.mine.add(t.id)
-                self.stats["computed"] += 1
-                self.emit("done", t)
-                self.complete(t, payload)
+    def share(self, t, fut):
+        """Wait for another run's in-flight future of ``t``."""
+        self.engine.share(t.id, +1)
+        self.shared.add(t.id)
+        self.outstanding += 1
+        fut.add_done_callback(lambda f, t=t: self.completions.put(Finished("shared", t, f)))
+
+    def unshare(self, tid):
+        self.shared.discard(tid)
+        self.engine.share(tid, -1)
+
+    def again(self, t):
+        """Obtain ``t`` afresh (from the store, or by computing it here)."""
+        self.s.again(t)
+        self.report_plan()
+
+    # -- results ------------------------------------------------------------------
+    def handle(self, msg):
+        if isinstance(msg, Note):
+            self.noted(msg)
             return
         self.outstanding -= 1
-        f = payload
-        if kind == "effect":
-            self.finish_effect(t, f)
+        if isinstance(msg, SaveFinished):
+            self.finish_save(msg.index, msg.future)
             return
+        t = msg.task
         self.running.discard(t.id)
         self.unreserve(t.id)
-        if t.id in self.early:  # the commit finished
-            self.early.discard(t.id)
+        if t.id in self.committing:  # the commit finished; the value was used already
+            self.committing.discard(t.id)
             self.futures.pop(t.id, None)
             return
-        if kind == "shared":
+        if msg.how == "shared":
             self.unshare(t.id)
         try:
-            result = f.result()
+            result = msg.future.result()
         except BaseException as exc:
-            if f.cancelled() or isinstance(exc, (KeyboardInterrupt, WaitCancelled)):
-                if self.opts.cancel.is_set():
-                    raise KeyboardInterrupt from None
-                self.replan(t)  # another run was interrupted: do it ourselves
-                return
-            self.fail(t, Failure(t, _message(exc), "".join(traceback.format_exception(exc))))
+            self.lost(t, msg.future, exc)
             return
-        if kind == "load":
-            if result is MISSING:  # vanished or corrupt: compute it after all
-                self.replan(t)
-                return
-            self.stats["cached"] += 1
-            self.emit("load", t)
-            self.complete(t, result)
-            return
-        value, how = result
-        if kind == "shared":
-            # Another run's work, or this run's own value, dropped and needed
-            # again while its commit is still under way: from memory, then.
-            how = "loaded" if t.id in self.mine else "waited"
-        elif how == "computed":
+        if msg.how == "load":
+            self.loaded(t, result)
+        else:
+            self.arrived(t, msg.how, *result)
+
+    def noted(self, note):
+        t = note.task
+        if note.kind == "wait":  # a worker is blocked on another process's claim
+            self.emit("wait", t)
+        elif note.kind == "warn":
+            self.warn(t, t.pos, note.data)
+        elif note.kind == "value" and self.s.state.get(t.id) != DONE:
+            self.committing.add(t.id)  # computed; the worker commits it meanwhile
             self.mine.add(t.id)
-        if how == "computed":
             self.stats["computed"] += 1
             self.emit("done", t)
-        elif how == "loaded":
+            self.complete(t, note.data)
+
+    def lost(self, t, fut, exc):
+        """A future failed, or was cancelled."""
+        if fut.cancelled() or isinstance(exc, (KeyboardInterrupt, WaitCancelled)):
+            if self.opts.cancel.is_set():
+                raise KeyboardInterrupt from None
+            self.again(t)  # another run was interrupted: do it ourselves
+            return
+        self.fail(t, Failure(t, message_of(exc), "".join(traceback.format_exception(exc))))
+
+    def loaded(self, t, value):
+        if value is MISSING:  # vanished or corrupt: compute it after all
+            self.again(t)
+            return
+        self.stats["cached"] += 1
+        self.emit("load", t)
+        self.complete(t, value)
+
+    def arrived(self, t, how, value, done):
+        if how == "shared":
+            # another run's work, or this run's own value, dropped and needed
+            # again while its commit is still under way: from memory, then
+            done = "loaded" if t.id in self.mine else "waited"
+        elif done == "computed":
+            self.mine.add(t.id)
+        if done == "computed":
+            self.stats["computed"] += 1
+            self.emit("done", t)
+        elif done == "loaded":
             self.stats["cached"] += 1
             self.emit("load", t)
         else:
@@ -849,130 +559,69 @@ class _Run:
             self.emit("load", t, waited=True)
         self.complete(t, value)
 
-    def start_for(self, t):
-        if t.id in self.gathers:  # every element's body is done
-            value = [self.values[r.id] for r in self.gathers[t.id]]
-            self.complete(t, value)
-            return
-        seq_task = t.args[0]
-        seq = self.values[seq_task.id]
-        # From now on the loop waits for its elements, not its sequence: a
-        # sequence obtained again later (for another consumer) must not
-        # count towards the loop's pending elements.
-        self.dependents.get(seq_task.id, set()).discard(t)
-        roots = [self.table.instantiate(t.body, t.level, self.table.element(seq_task, seq, i))
-                 for i in range(len(seq))]
-        self.gathers[t.id] = roots
-        self.todo.append(t)
-        self.expand_todo()
-        self.report_plan()
-        aid = seq_task.id  # the loop no longer needs its sequence
-        self.refs[aid] = self.refs.get(aid, 0) - 1
-        if not self.needed(aid):
-            self.drop(aid)
-
     def complete(self, t, value):
-        tid = t.id
-        self.state[tid] = DONE
-        self.values[tid] = value
-        if type(value) not in _SCALARS:
-            self.hold(tid, value)
-        if self.reserved:
-            self.unreserve(tid)
-        self.futures.pop(tid, None)
-        self.release_args(t)
-        state, pending = self.state, self.pending
-        for d in self.dependents.get(tid, ()):
-            did = d.id
-            if state.get(did) == PENDING:
-                left = pending[did] - 1
-                pending[did] = left
-                if left == 0:
-                    self.push(d)
-        if self.refs.get(tid, 0) <= 0 and tid not in self.pinned and tid not in self.saves:
-            self.drop(tid)  # nothing in this run reads it (e.g. a task shared with another run)
+        self.unreserve(t.id)
+        self.futures.pop(t.id, None)
+        self.s.complete(t, value)
 
-    def release_args(self, t):
-        if t.id not in self.linked:  # loaded, not computed: it holds no references
-            return
-        args = self.gathers.get(t.id, ()) if t.kind == "for" else t.args
-        refs = self.refs
-        for aid in {a.id for a in args}:
-            left = refs.get(aid, 0) - 1
-            refs[aid] = left
-            if left <= 0 and aid not in self.pinned and aid not in self.saves:
-                self.drop(aid)
+    def unreserve(self, tid):
+        need = self.reserved.pop(tid, 0)
+        if need:
+            self.engine.account.add(-need)
 
-    def fail(self, t, failure, root=None):
-        """Fail ``t`` (with ``failure``, or upstream of ``root``) and every
-        task that depends on it."""
-        stack = [(t, failure or Failure(t, "upstream failed", root=root))]
-        while stack:
-            task, f = stack.pop()
-            if self.state.get(task.id) == FAILED:
-                continue
-            self.state[task.id] = FAILED
-            self.failures[task.id] = f
-            self.futures.pop(task.id, None)
-            self.unreserve(task.id)
-            if f.root is None:
-                self.stats["failed"] += 1
-                self.out.failures.append(f)
-                self.emit("fail", task, failure=f)
-            r = f.root or f
-            for d in self.dependents.get(task.id, ()):
-                if self.state.get(d.id) != FAILED:
-                    stack.append((d, Failure(d, "upstream failed", root=r)))
+    def fail(self, t, failure):
+        for task, f in self.s.fail(t, failure):
+            self.stats["failed"] += 1
+            self.out.failures.append(f)
+            self.emit("fail", task, failure=f)
+        self.futures.pop(t.id, None)
+        self.unreserve(t.id)
 
     # -- effects ---------------------------------------------------------------
-    def saved(self, tid):
-        """A ``save`` of ``tid`` is over: drop its value if nothing else needs it."""
-        left = self.saves.get(tid, 0) - 1
-        if left > 0:
-            self.saves[tid] = left
-            return
-        self.saves.pop(tid, None)
-        if not self.needed(tid):
-            self.drop(tid)
-
     def advance_effects(self):
         while not self.effect_busy and self.next_effect < len(self.effects):
-            i = self.next_effect
-            e = self.effects[i]
-            s = self.state.get(e.task.id)
+            e = self.effects[self.next_effect]
+            s = self.s.state.get(e.task.id)
             if s == FAILED:
-                f = self.failures[e.task.id]
+                f = self.s.failures[e.task.id]
                 self.out.effect_failures.append((e, f.root or f))
                 if e.kind == "save":
-                    self.saved(e.task.id)
-            elif s == DONE:
-                value = self.values[e.task.id]
-                if e.kind == "save":
-                    self.effect_busy = True
-                    fut = self.engine.executor.submit(_calling, REGISTRY["save"].dispatch([e.target, value]),
-                                                      e.target, value)
-                    self.outstanding += 1
-                    fut.add_done_callback(lambda f, i=i: self.completions.put(("effect", i, f)))
-                    return
-                self.out.values[i] = value
-                if e.kind == "print":
-                    self.out.printed.append((e.target, value))
-                    self.emit("print", e.task, label=e.target, value=value)
-            else:
+                    self.s.saved(e.task.id)
+            elif s != DONE:
                 return
+            elif e.kind == "save":
+                self.start_save(self.next_effect, e)
+                return
+            else:
+                self.show(self.next_effect, e)
             self.next_effect += 1
 
-    def finish_effect(self, i, fut):
+    def show(self, i, e):
+        value = self.s.values[e.task.id]
+        self.out.values[i] = value
+        if e.kind == "print":
+            self.out.printed.append((e.target, value))
+            self.emit("print", e.task, label=e.target, value=value)
+
+    def start_save(self, i, e):
+        value = self.s.values[e.task.id]
+        save = e.writer or REGISTRY["save"]
+        self.effect_busy = True
+        fut = self.engine.executor.submit(calling, save.dispatch([e.target, value]), e.target, value)
+        self.outstanding += 1
+        fut.add_done_callback(lambda f: self.completions.put(SaveFinished(i, f)))
+
+    def finish_save(self, i, fut):
         e = self.effects[i]
         self.effect_busy = False
         self.next_effect += 1
-        self.saved(e.task.id)
+        self.s.saved(e.task.id)
         try:
             _value, said = fut.result()
+        except KeyboardInterrupt:
+            raise
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            f = Failure(e.task, _message(exc), "".join(traceback.format_exception(exc)))
+            f = Failure(e.task, message_of(exc), "".join(traceback.format_exception(exc)))
             f.op, f.pos = "save", e.pos
             self.stats["failed"] += 1
             self.out.failures.append(f)

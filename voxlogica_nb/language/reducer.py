@@ -130,6 +130,7 @@ class Effect:
     target: str  # label or path
     task: Task
     pos: Pos
+    writer: object = None  # save: the registry's ``save`` primitive that writes the file
 
 
 @dataclass
@@ -273,7 +274,8 @@ class Reducer:
         elif isinstance(cmd, Print):
             out.effects.append(Effect("print", cmd.label, self.expr(cmd.value, self.root(), 0), cmd.pos))
         elif isinstance(cmd, Save):
-            out.effects.append(Effect("save", cmd.path, self.expr(cmd.value, self.root(), 0), cmd.pos))
+            out.effects.append(Effect("save", cmd.path, self.expr(cmd.value, self.root(), 0), cmd.pos,
+                                      self.registry.lookup("save")))
         elif isinstance(cmd, Import):
             try:
                 self.import_(cmd.target, cmd.pos)

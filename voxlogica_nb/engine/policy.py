@@ -1,0 +1,47 @@
+"""Where a task's value comes from: the one reuse policy.
+
+Planning, starting and the workers all ask :func:`reuse` and nothing else.
+A task's value is, in this order of preference:
+
+1. in **memory**: the engine's LRU of recent values;
+2. **in flight**: another run in this process is computing it (share its future);
+3. in the **store**: committed earlier, by this process or another;
+4. **computed** here. If ``commit``, the computation is claimed across
+   processes first (a process that finds the claim taken waits for the
+   value instead) and the value is committed to the store and kept in the
+   LRU; otherwise it is simply recomputed whenever a run needs it.
+
+Only pure, non-volatile applications are reused. Heavy tasks and goals are
+stored; light tasks are shared and kept in memory but recomputed rather
+than stored (they cost less than a store round trip); cheap ones (scalar
+arithmetic, ...) are always recomputed. ``no_cache`` uses no store and no
+LRU; ``force`` recomputes the goals (and overwrites their stored values).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Reuse(NamedTuple):
+    memory: bool  # may come from the LRU
+    inflight: bool  # may share another run's future in this process
+    store: bool  # may come from the store (at planning, and after a claim)
+    commit: bool  # once computed: claimed, committed and kept in the LRU
+
+
+NEVER = Reuse(False, False, False, False)
+
+
+def reuse(task, goal: bool, opts) -> Reuse:
+    """The reuse decision for ``task`` in a run with options ``opts``
+    (``force``, ``no_cache``); ``goal``: the task is an effect's."""
+    if task.kind != "apply" or not task.prim.pure or task.volatile:
+        return NEVER
+    lasting = task.cost == "heavy" or goal  # worth a store entry
+    shared = lasting or task.cost == "light"  # worth looking up at all
+    forced = goal and opts.force
+    cached = not opts.no_cache
+    return Reuse(memory=shared and cached and not forced,
+                 inflight=shared and not forced,
+                 store=lasting and cached and not forced,
+                 commit=lasting and cached)
