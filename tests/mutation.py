@@ -73,13 +73,14 @@ MUTATIONS = [
     Mutation(
         "no-inflight-sharing", "runs in one process do not share a task in flight",
         "voxlogica_nb/engine/scheduler.py",
-        [("self.engine._inflight.get(tid)", "None", 2),
-         ("fut = engine._inflight.get(tid)\n            if fut is None:", "fut = None\n            if fut is None:", 1)],
+        [("            return self._inflight.get(task_id)\n", "            return None\n", 1),
+         ("            fut = self._inflight.get(task_id)\n            if fut is not None:",
+          "            fut = None\n            if fut is not None:", 1)],
         ["tests/test_store_engine.py", "tests/test_engine.py"]),
     Mutation(
         "failure-age-ignored", "a waiter takes any failure record as the runner's verdict",
-        "voxlogica_nb/engine/scheduler.py",
-        [('if rec is not None and rec.get("time", 0) >= started - 1:', "if rec is not None:", 1)],
+        "voxlogica_nb/engine/worker.py",
+        [('(rec is not None and rec.get("time", 0) >= started - 1)', "rec is not None", 1)],
         ["tests/test_store_engine.py"]),
     Mutation(
         "no-size-crc-check", "values are read without checking their size and CRC",
