@@ -32,16 +32,24 @@ class Reuse(NamedTuple):
 NEVER = Reuse(False, False, False, False)
 
 
+def _decide(lasting: bool, forced: bool, cached: bool) -> Reuse:
+    return Reuse(memory=cached and not forced, inflight=not forced,
+                 store=lasting and cached and not forced, commit=lasting and cached)
+
+
+# every decision for a task worth looking up, by (lasting, forced, cached):
+# built once, since planning asks for each task of every run
+_DECISIONS = {(lasting, forced, cached): _decide(lasting, forced, cached)
+              for lasting in (False, True) for forced in (False, True) for cached in (False, True)}
+
+
 def reuse(task, goal: bool, opts) -> Reuse:
     """The reuse decision for ``task`` in a run with options ``opts``
     (``force``, ``no_cache``); ``goal``: the task is an effect's."""
     if task.kind != "apply" or not task.prim.pure or task.volatile:
         return NEVER
-    lasting = task.cost == "heavy" or goal  # worth a store entry
-    shared = lasting or task.cost == "light"  # worth looking up at all
-    forced = goal and opts.force
-    cached = not opts.no_cache
-    return Reuse(memory=shared and cached and not forced,
-                 inflight=shared and not forced,
-                 store=lasting and cached and not forced,
-                 commit=lasting and cached)
+    cost = task.cost
+    if cost == "cheap" and not goal:  # always recomputed
+        return NEVER
+    # heavy tasks and goals are worth a store entry; light ones only memory
+    return _DECISIONS[(cost == "heavy" or goal, goal and opts.force, not opts.no_cache)]

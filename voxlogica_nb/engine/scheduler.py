@@ -430,7 +430,7 @@ class Run:
             self.fail(t, Failure(t, message_of(exc), traceback.format_exc()))
             return
         self.stats["computed"] += 1
-        if reuse(t, t.id in self.s.goals, self.opts).commit:
+        if t.id in self.s.goals and reuse(t, True, self.opts).commit:
             self.store.put(t.id, value, {"op": t.op, "version": t.version, "seconds": 0.0})
             self.engine.memory.put(t.id, value)
         self.complete(t, value)
