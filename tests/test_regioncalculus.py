@@ -5,7 +5,7 @@ import SimpleITK as sitk
 
 import voxlogica_nb as vl
 from voxlogica_nb import data
-from voxlogica_nb.language.reducer import LIBRARY_DIR
+from voxlogica_nb.primitives import REGISTRY
 
 RELATIONS = ("p", "pp", "pi", "ppi", "o", "po", "dr", "eq", "dc", "ec", "tpp", "ntpp", "tppi", "ntppi")
 RCC8 = ("dc", "ec", "po", "tpp", "ntpp", "tppi", "ntppi", "eq")
@@ -38,7 +38,7 @@ def relations(a_file, b_file, swap=False):
 
 
 def test_library_file_shape():
-    text = (LIBRARY_DIR / "RegionCalculus.imgql").read_text()
+    text = REGISTRY.library("RegionCalculus")
     code = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("//")]
     assert all(ln.startswith("let ") for ln in code)
     assert {ln.split()[1].split("(")[0] for ln in code} == set(RELATIONS)

@@ -5,7 +5,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 import voxlogica_nb as vl
-from voxlogica_nb.language.reducer import LIBRARY_DIR
+from voxlogica_nb.primitives import REGISTRY
 
 BOX = np.ones((3, 3), bool)
 SPACING = (1.0, 1.0)
@@ -81,7 +81,7 @@ def pdt(x):
 
 
 def test_stdlib_is_a_library_file():
-    text = (LIBRARY_DIR / "stdlib.imgql").read_text()
+    text = REGISTRY.library("stdlib")
     code = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("//")]
     assert all(ln.startswith("let ") or ln.startswith("import ") for ln in code)
 

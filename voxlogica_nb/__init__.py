@@ -2,16 +2,13 @@
 parallel engine, for scripts, the command line and Jupyter."""
 from __future__ import annotations
 
-import hashlib
-import inspect
-import marshal
-
 from .result import Result
 from .engine.scheduler import Engine, Failure, TaskFailed
 from .session import Session, get_engine
 from .errors import PrimitiveError, VoxLogicaError
 from .image import Image
 from .primitives import REGISTRY
+from .primitives.registry import source_digest
 
 __version__ = "0.1.0"
 
@@ -33,25 +30,23 @@ def primitive(*signatures: str, name: str | None = None, version: str = "1", cos
     """Make a Python function callable from ImgQL.
 
     ``@primitive("(num, num) -> num", version="1")`` registers ``fn`` under
-    its own name (or ``name``). The task identity includes ``version`` and a
-    digest of the function's source, so editing the function invalidates its
-    stored results.
+    its own name (or ``name``) with the decorator the builtins use
+    (:meth:`~voxlogica_nb.primitives.registry.Registry.primitive`; ``cost``
+    ``"heavy"`` results are stored, ``"light"`` and ``"cheap"`` ones are
+    recomputed). The task identity includes ``version`` and a digest of the
+    function's source, so editing the function invalidates its stored
+    results. Registering a name again replaces it (a notebook cell run
+    twice); a builtin's name is refused with ``ValueError``.
     """
 
     def register(fn):
-        try:
-            source = inspect.getsource(fn).encode("utf-8")
-        except (OSError, TypeError):  # no source file: fall back to the bytecode
-            source = marshal.dumps(fn.__code__)
-        digest = hashlib.sha256(source).hexdigest()[:12]
         qualified = name or fn.__name__
         existing = registry.lookup(qualified)
-        if existing is not None and existing.namespace == "" and any(
-                o.fn.__module__.startswith("voxlogica_nb.") for o in existing.overloads):
+        if existing is not None and existing.builtin:
             raise ValueError(f"{qualified!r} is a builtin; choose another name")
-        registry.remove(qualified)  # re-registering replaces (notebook cell re-run)
-        registry.primitive(qualified, *signatures, version=f"{version}+{digest}", cost=cost)(fn)
-        return fn
+        registry.remove(qualified)
+        full_version = f"{version}+{source_digest(fn)}"
+        return registry.primitive(qualified, *signatures, version=full_version, cost=cost)(fn)
 
     return register
 

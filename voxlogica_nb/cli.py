@@ -34,8 +34,9 @@ def main(argv=None) -> int:
                    help="how printed values appear on stdout: label=value lines (plain), or "
                         "VoxLogicA 1's log lines `[    1234ms] [user] label=value`")
 
-    p = sub.add_parser("primitives", help="list builtins with signatures")
-    p.add_argument("namespace", nargs="?", default=None, help="e.g. simpleitk")
+    p = sub.add_parser("primitives", help="list builtins, or show one builtin's reference entry")
+    p.add_argument("name", nargs="?", default=None,
+                   help="a builtin or library name (near, mayReach, simpleitk.Median) or a namespace (simpleitk)")
 
     p = sub.add_parser("cache", help="inspect or manage the store",
                        description="info | clear | prune [SIZE] [--older-than AGE] | failures [N] | running | sweep")
@@ -155,17 +156,18 @@ def write_graph(path, roots):
 
 
 def cmd_primitives(args) -> int:
-    from .primitives import REGISTRY
+    from .primitives import REGISTRY, reference
 
-    for prim in REGISTRY.all():
-        if args.namespace is not None and prim.namespace != args.namespace:
-            continue
-        if args.namespace is None and prim.namespace:
-            continue
-        sigs = " | ".join(str(s) for s in prim.signatures)
-        print(f"{prim.name}  {sigs}  v{prim.version}" + (f"  — {prim.summary}" if prim.summary else ""))
-    if args.namespace is None:
-        print("(namespaces: simpleitk — list with `voxlogica primitives simpleitk`)")
+    if args.name is None or REGISTRY.has_namespace(args.name):
+        print(reference.listing(args.name or ""))
+        return 0
+    try:
+        print(reference.entry(args.name), end="")
+    except KeyError:
+        close = reference.close_names(args.name)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (list them with `voxlogica primitives`)"
+        print(f"voxlogica primitives: no builtin named {args.name!r}{hint}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -25,8 +25,9 @@ later ``load`` commands of that program conform to it. A program without a
 takes no base: it neither sets the base nor is checked against it.
 
 The reducer does not know the registry's contents: it is handed one (any
-object with ``lookup(name, opened)``, ``names(opened)``, ``has_namespace``),
-so this layer imports nothing above it.
+object with ``lookup(name, opened)``, ``names(opened)``, ``has_namespace``
+and ``library(name)``, the text of a built-in ImgQL library such as the
+stdlib), so this layer imports nothing above it and reads no files of theirs.
 """
 from __future__ import annotations
 
@@ -44,8 +45,7 @@ from .syntax import (Bool, Call, For, Import, Let, LetIn, Load, Number, Pos, Pri
                      String, walk_names)
 from .tasks import Task, TaskTable
 
-LIBRARY_DIR = Path(__file__).resolve().parent.parent / "primitives"
-STDLIB = "stdlib.imgql"
+STDLIB = "stdlib"
 MAX_SEQUENCE_NESTING = 100
 _LONG_WALK = 8  # scope lookups that walk further than this are cached
 
@@ -166,15 +166,14 @@ class Reducer:
         self._load = registry.lookup("load")
         self.check_names = True
         if stdlib:
-            path = LIBRARY_DIR / STDLIB
-            if path.exists():
+            text = registry.library(STDLIB)
+            if text is not None:
                 # Trusted, and parts of it may need builtins not installed.
                 self.check_names = False
                 try:
-                    self.import_file(path, None)
+                    self.import_text(STDLIB, STDLIB + ".imgql", text, None)
                 finally:
                     self.check_names = True
-            self.imported.add(STDLIB)
 
     # -- programs ------------------------------------------------------------
     def reduce_program(self, text: str, source: str = "<program>") -> Reduced:
@@ -293,14 +292,19 @@ class Reducer:
             if target not in self.opened:
                 self.opened = self.opened + (target,)
             return
-        candidates = [Path(target), Path(name + ".imgql"), LIBRARY_DIR / (Path(name).name + ".imgql")]
+        candidates = [Path(target), Path(name + ".imgql")]
         for path in candidates:
             if path.is_file():
                 self.import_file(path, pos)
                 return
+        builtin = Path(name).name
+        text = self.registry.library(builtin)
+        if text is not None:
+            self.import_text(builtin, builtin + ".imgql", text, pos)
+            return
         what = "file" if is_file else "file or namespace"
         looked = []
-        for path in candidates[:-1]:
+        for path in candidates:
             shown = _shown_path(path)
             if shown not in looked:
                 looked.append(shown)
@@ -309,11 +313,15 @@ class Reducer:
 
     def import_file(self, path: Path, pos: Pos | None):
         key = str(path.resolve())
+        if key not in self.imported:
+            self.import_text(key, path.name, path.read_text(encoding="utf-8"), pos)
+
+    def import_text(self, key: str, source: str, text: str, pos: Pos | None):
+        """Splice a library's ``let`` and ``import`` commands, once per
+        ``key`` (a file's resolved path, a built-in library's name)."""
         if key in self.imported:
             return
         self.imported.add(key)
-        text = path.read_text(encoding="utf-8")
-        source = path.name
         self.sources[source] = text
         self.library_sources.add(source)
         program = parse(text, source)

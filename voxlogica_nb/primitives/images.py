@@ -1,6 +1,10 @@
-"""Voxel-wise builtins on number, boolean and colour images (VoxLogicA 1.3.3).
+"""Voxel-wise builtins on number and boolean images (VoxLogicA 1.3.3): the
+base-image builtins, boolean connectives, arithmetic and masks; and the
+helpers that :mod:`.comparisons`, :mod:`.statistics`, :mod:`.colour` and
+:mod:`.spatial` share.
 
-Conventions shared by every function here:
+Voxel-wise work is "light": recomputing it costs less than storing and
+reading back its voxels. Conventions shared by every image builtin:
 
 * Scalar constants are cast to float32 before they meet voxels.
 * Results keep the geometry of the first image argument.
@@ -16,13 +20,7 @@ import numpy as np
 
 from ..errors import PrimitiveError
 from ..image import Image
-from .registry import primitive as _register
-
-
-def primitive(name, *signatures, cost="light", **options):
-    """Register an image builtin: voxel-wise work is "light" (recomputing it
-    costs less than storing and reading back its voxels) unless said otherwise."""
-    return _register(name, *signatures, cost=cost, **options)
+from .registry import primitive
 
 
 FLT_MAX = np.float32(np.finfo(np.float32).max)
@@ -31,7 +29,6 @@ FLT_MAX = np.float32(np.finfo(np.float32).max)
 DIV_EPS = np.float32(0.1 * float(np.finfo(np.float32).eps))
 
 NN_N = ("(nimg, nimg) -> nimg", "(nimg, num) -> nimg", "(num, nimg) -> nimg")
-CMP = ("(nimg, num) -> bimg", "(num, nimg) -> bimg")
 
 
 # -- helpers ---------------------------------------------------------------
@@ -78,33 +75,119 @@ def as_bool(img: Image, mask: np.ndarray) -> Image:
 
 # -- base-image builtins ---------------------------------------------------
 
-@primitive("tt", "(img) -> bimg", "(bimg) -> bimg", base=True)
+@primitive("tt", "(img) -> bimg", "(bimg) -> bimg", cost="light", base=True)
 def tt(img):
-    """All-true boolean image with the geometry of the base image (or of the given image)."""
+    """All-true boolean image.
+
+    Parameters
+    ----------
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    bimg
+        True at every voxel.
+
+    Examples
+    --------
+    print "v" volume(tt)   // v=20.0
+    """
     return img.like(np.ones(img.shape, np.uint8), "bool")
 
 
-@primitive("ff", "(img) -> bimg", "(bimg) -> bimg", base=True)
+@primitive("ff", "(img) -> bimg", "(bimg) -> bimg", cost="light", base=True)
 def ff(img):
-    """All-false boolean image with the geometry of the base image (or of the given image)."""
+    """All-false boolean image.
+
+    Parameters
+    ----------
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    bimg
+        False at every voxel.
+
+    Examples
+    --------
+    print "v" volume(ff)   // v=0.0
+    """
     return img.like(np.zeros(img.shape, np.uint8), "bool")
 
 
-@primitive("bconstant", "(bool, img) -> bimg", "(bool, bimg) -> bimg", base=True)
+@primitive("bconstant", "(bool, img) -> bimg", "(bool, bimg) -> bimg", cost="light", base=True)
 def bconstant(b, img):
-    """Boolean image holding ``b`` everywhere (base geometry)."""
+    """Boolean image holding one value everywhere.
+
+    Parameters
+    ----------
+    b : bool
+        The value.
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    bimg
+        ``b`` at every voxel.
+
+    Examples
+    --------
+    print "v" volume(bconstant(true))   // v=20.0
+    """
     return img.like(np.full(img.shape, 1 if b else 0, np.uint8), "bool")
 
 
-@primitive("constant", "(num, img) -> nimg", "(num, bimg) -> nimg", base=True)
+@primitive("constant", "(num, img) -> nimg", "(num, bimg) -> nimg", cost="light", base=True)
 def constant(k, img):
-    """Number image holding float32(k) everywhere (base geometry)."""
+    """Number image holding float32(k) everywhere.
+
+    Parameters
+    ----------
+    k : num
+        The value, cast to float32.
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    nimg
+        float32(k) at every voxel.
+
+    Examples
+    --------
+    print "c" max(constant(2.5))   // c=2.5
+    // 0.1 is not a float32: the nearest one, shown as float64
+    print "f" max(constant(0.1))   // f=0.10000000149011612
+    """
     return img.like(np.full(img.shape, f32(k), np.float32), "number")
 
 
-@primitive("border", "(img) -> bimg", "(bimg) -> bimg", base=True)
+@primitive("border", "(img) -> bimg", "(bimg) -> bimg", cost="light", base=True)
 def border(img):
-    """True on the voxels whose index is 0 or size-1 along some axis (base geometry)."""
+    """The voxels on the edge of the image.
+
+    Parameters
+    ----------
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    bimg
+        True where the index along some axis is 0 or size - 1.
+
+    Examples
+    --------
+    print "v" volume(border)   // v=14.0
+    """
     out = np.zeros(img.shape, np.uint8)
     for ax in range(out.ndim):
         idx = [slice(None)] * out.ndim
@@ -125,49 +208,154 @@ def _coordinate(img, itk_axis: int) -> Image:
     return img.like(np.broadcast_to(ramp, shape).copy(), "number")
 
 
-@primitive("x", "(img) -> nimg", "(bimg) -> nimg", base=True)
+@primitive("x", "(img) -> nimg", "(bimg) -> nimg", cost="light", base=True)
 def x(img):
-    """Voxel index along the first (ITK) axis, the one fastest in memory, as float32."""
+    """Voxel index along the first axis, as float32.
+
+    The first axis is the file's (ITK) first axis, the one that varies
+    fastest in memory. Spacing and origin are ignored.
+
+    Parameters
+    ----------
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    nimg
+        0, 1, ..., size - 1 along the first axis, constant along the others.
+
+    Examples
+    --------
+    print "w" max(x)   // w=4.0
+    """
     return _coordinate(img, 0)
 
 
-@primitive("y", "(img) -> nimg", "(bimg) -> nimg", base=True)
+@primitive("y", "(img) -> nimg", "(bimg) -> nimg", cost="light", base=True)
 def y(img):
-    """Voxel index along the second (ITK) axis, as float32."""
+    """Voxel index along the second axis, as float32.
+
+    Spacing and origin are ignored.
+
+    Parameters
+    ----------
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    nimg
+        0, 1, ..., size - 1 along the second (ITK) axis.
+
+    Examples
+    --------
+    print "h" max(y)   // h=3.0
+    """
     return _coordinate(img, 1)
 
 
-@primitive("z", "(img) -> nimg", "(bimg) -> nimg", base=True)
+@primitive("z", "(img) -> nimg", "(bimg) -> nimg", cost="light", base=True)
 def z(img):
-    """Voxel index along the third (ITK) axis, as float32; 0 everywhere in 2D."""
+    """Voxel index along the third axis, as float32; 0 everywhere in 2D.
+
+    Spacing and origin are ignored.
+
+    Parameters
+    ----------
+    img : img or bimg, optional
+        The image whose geometry (size, spacing, origin, direction) the result
+        takes. Left out, it is the base image: the program's first ``load``.
+
+    Returns
+    -------
+    nimg
+        0, 1, ..., size - 1 along the third (ITK) axis of a 3D image; 0 in 2D.
+
+    Examples
+    --------
+    print "d" max(z)   // d=0.0
+    """
     return _coordinate(img, 2)
 
 
 # -- boolean images --------------------------------------------------------
 
-@primitive("not", "(bimg) -> bimg")
+@primitive("not", "(bimg) -> bimg", cost="light")
 def not_(a):
-    """Voxel-wise negation of a boolean image."""
+    """Negation of a boolean image, or of a boolean.
+
+    Parameters
+    ----------
+    a : bimg or bool
+        The operand.
+
+    Returns
+    -------
+    bimg or bool
+        True where ``a`` is false. The stdlib's prefix ``!`` is ``not``.
+
+    Examples
+    --------
+    print "v" volume(not(img < 5))   // v=15.0
+    print "b" not(true)   // b=false
+    """
     return as_bool(a, ~boolean(a, "not"))
 
 
-@primitive("and", "(bimg, bimg) -> bimg", commutative=True)
+@primitive("and", "(bimg, bimg) -> bimg", cost="light", commutative=True)
 def and_(a, b):
-    """Voxel-wise conjunction of two boolean images."""
+    """Conjunction of two boolean images, or of two booleans.
+
+    Parameters
+    ----------
+    a, b : bimg or bool
+        Two boolean images of the same size, or two booleans.
+
+    Returns
+    -------
+    bimg or bool
+        True where both are. ``and(a, b)`` and ``and(b, a)`` are the same task.
+        The stdlib's infix ``&`` is ``and``.
+
+    Examples
+    --------
+    print "v" volume(and(img > 4, img < 10))   // v=5.0
+    print "b" and(true, false)   // b=false
+    """
     same_size("and", a, b)
     return as_bool(a, np.logical_and(boolean(a, "and"), boolean(b, "and")))
 
 
-@primitive("or", "(bimg, bimg) -> bimg", commutative=True)
+@primitive("or", "(bimg, bimg) -> bimg", cost="light", commutative=True)
 def or_(a, b):
-    """Voxel-wise disjunction of two boolean images."""
+    """Disjunction of two boolean images, or of two booleans.
+
+    Parameters
+    ----------
+    a, b : bimg or bool
+        Two boolean images of the same size, or two booleans.
+
+    Returns
+    -------
+    bimg or bool
+        True where either is. ``or(a, b)`` and ``or(b, a)`` are the same task.
+        The stdlib's infix ``|`` is ``or``.
+
+    Examples
+    --------
+    print "v" volume(or(x =. 0, y =. 0))   // v=8.0
+    print "b" or(true, false)   // b=true
+    """
     same_size("or", a, b)
     return as_bool(a, np.logical_or(boolean(a, "or"), boolean(b, "or")))
 
 
 # -- arithmetic ------------------------------------------------------------
 
-def _operands(name, a, b):
+def operands(name, a, b):
     """(array or float32 scalar, same, geometry image) for a binary number operator."""
     if isinstance(a, Image) and isinstance(b, Image):
         same_size(name, a, b)
@@ -178,7 +366,7 @@ def _operands(name, a, b):
 
 
 def _arith(name, ufunc, a, b):
-    u, v, geo = _operands(name, a, b)
+    u, v, geo = operands(name, a, b)
     with np.errstate(all="ignore"):
         return geo.like(ufunc(u, v, dtype=np.float32), "number")
 
@@ -197,317 +385,320 @@ def divide_flt_max(u, v) -> np.ndarray:
     return out
 
 
-@primitive("+", *NN_N)
+@primitive("+", *NN_N, cost="light")
 def add(a, b):
-    """Voxel-wise float32 sum of two number images, or of an image and float32(k)."""
+    """Sum of two numbers, or voxel-wise sum of number images.
+
+    Parameters
+    ----------
+    a, b : num or nimg
+        Two numbers, two number images of the same size, or a number image
+        and a number (on either side; the number is cast to float32).
+
+    Returns
+    -------
+    num or nimg
+        a + b: in float64 for numbers, in float32 voxel by voxel for images
+        (with the geometry of the first image).
+
+    Notes
+    -----
+    Image with image is VoxLogicA 1's. Number with number and image with
+    number are extensions; VoxLogicA 1 writes ``.+.``, ``n +. k``, ``k .+ n``, with the same values.
+
+    Examples
+    --------
+    print "s" 1 + 2 * 3   // s=7.0
+    print "m" max(img + img)   // m=38.0
+    print "k" max(img + 0.5)   // k=19.5
+    """
     return _arith("+", np.add, a, b)
 
 
-@primitive("-", *NN_N)
+@primitive("-", *NN_N, cost="light")
 def subtract(a, b):
-    """Voxel-wise float32 difference of two number images, or of an image and float32(k)."""
+    """Difference of two numbers, or voxel-wise difference of number images.
+
+    Parameters
+    ----------
+    a, b : num or nimg
+        Two numbers, two number images of the same size, or a number image
+        and a number (on either side; the number is cast to float32).
+
+    Returns
+    -------
+    num or nimg
+        a - b: in float64 for numbers, in float32 voxel by voxel for images.
+
+    Notes
+    -----
+    Image with image is VoxLogicA 1's. Number with number and image with
+    number are extensions; VoxLogicA 1 writes ``.-.``, ``n -. k``, ``k .- n``, with the same values.
+
+    Examples
+    --------
+    // chains group to the right: 5 - (2 - 1)
+    print "d" 5 - 2 - 1   // d=4.0
+    print "m" min(img - 1)   // m=-1.0
+    print "r" max(10 - img)   // r=10.0
+    """
     return _arith("-", np.subtract, a, b)
 
 
-@primitive("*", *NN_N)
+@primitive("*", *NN_N, cost="light")
 def multiply(a, b):
-    """Voxel-wise float32 product of two number images, or of an image and float32(k)."""
+    """Product of two numbers, or voxel-wise product of number images.
+
+    Parameters
+    ----------
+    a, b : num or nimg
+        Two numbers, two number images of the same size, or a number image
+        and a number (on either side; the number is cast to float32).
+
+    Returns
+    -------
+    num or nimg
+        a × b: in float64 for numbers, in float32 voxel by voxel for images.
+
+    Notes
+    -----
+    Image with image is VoxLogicA 1's. Number with number and image with
+    number are extensions; VoxLogicA 1 writes ``.*.``, ``n *. k``, ``k .* n``, with the same values.
+
+    Examples
+    --------
+    print "p" 6 * 7   // p=42.0
+    print "m" max(img * img)   // m=361.0
+    """
     return _arith("*", np.multiply, a, b)
 
 
-@primitive("/", *NN_N)
+@primitive("/", *NN_N, cost="light")
 def divide(a, b):
-    """Voxel-wise float32 quotient; FLT_MAX where the divisor is within 1.19e-8 of 0.
+    """Quotient of two numbers, or voxel-wise quotient with ITK's rule at zero.
 
-    Image / image and number / image follow ITK's division rule (any dividend
-    over a divisor |d| <= float32(0.1·eps) gives +3.4028235e38). Image / number
-    is the same as ``n /. k``: n × float32(1/k).
+    Parameters
+    ----------
+    a, b : num or nimg
+        Two numbers, two number images of the same size, or a number image
+        and a number (on either side; the number is cast to float32).
+
+    Returns
+    -------
+    num or nimg
+        Two numbers: a / b in float64; a non-zero number over 0 gives ±inf,
+        0 / 0 gives nan. Image over image, or number over image: float32
+        a / b, except +3.4028235e38 (FLT_MAX) wherever
+        abs(b) <= float32(0.1 × float32 epsilon), about 1.19e-8, whatever
+        the sign of a. Image over number: the same as ``a /. b``, that is
+        a × float32(1/b).
+
+    Notes
+    -----
+    Image with image is VoxLogicA 1's. Number with number and image with
+    number are extensions; VoxLogicA 1 writes ``./.``, ``n /. k``, ``k ./ n``, with the same values.
+
+    Examples
+    --------
+    print "q" 1 / 4   // q=0.25
+    print "h" max(img / 2)   // h=9.5
+    // FLT_MAX where img is 3
+    print "f" max(1 / (img - 3))   // f=3.4028234663852886e+38
     """
     if isinstance(a, Image) and not isinstance(b, Image):
         return sdiv(a, b)
-    u, v, geo = _operands("/", a, b)
+    u, v, geo = operands("/", a, b)
     return geo.like(divide_flt_max(u, v), "number")
 
 
-@primitive("+.", "(nimg, num) -> nimg")
+@primitive("+.", "(nimg, num) -> nimg", cost="light")
 def sadd(n, k):
-    """n +. k: every voxel plus float32(k)."""
+    """Number image plus a number: ``n +. k``.
+
+    Parameters
+    ----------
+    n : nimg
+        The number image.
+    k : num
+        The number, cast to float32.
+
+    Returns
+    -------
+    nimg
+        Every voxel plus float32(k), in float32.
+
+    Examples
+    --------
+    print "s" max(img +. 1)   // s=20.0
+    """
     return _arith("+.", np.add, n, k)
 
 
-@primitive("-.", "(nimg, num) -> nimg")
+@primitive("-.", "(nimg, num) -> nimg", cost="light")
 def ssub(n, k):
-    """n -. k: every voxel minus float32(k)."""
+    """Number image minus a number: ``n -. k``.
+
+    Parameters
+    ----------
+    n : nimg
+        The number image.
+    k : num
+        The number, cast to float32.
+
+    Returns
+    -------
+    nimg
+        Every voxel minus float32(k), in float32.
+
+    Examples
+    --------
+    print "s" min(img -. 1)   // s=-1.0
+    """
     return _arith("-.", np.subtract, n, k)
 
 
-@primitive("*.", "(nimg, num) -> nimg")
+@primitive("*.", "(nimg, num) -> nimg", cost="light")
 def smul(n, k):
-    """n *. k: every voxel times float32(k)."""
+    """Number image times a number: ``n *. k``.
+
+    Parameters
+    ----------
+    n : nimg
+        The number image.
+    k : num
+        The number, cast to float32.
+
+    Returns
+    -------
+    nimg
+        Every voxel times float32(k), in float32.
+
+    Examples
+    --------
+    print "s" max(img *. 0.5)   // s=9.5
+    """
     return _arith("*.", np.multiply, n, k)
 
 
-@primitive("/.", "(nimg, num) -> nimg")
+@primitive("/.", "(nimg, num) -> nimg", cost="light")
 def sdiv(n, k):
-    """n /. k: every voxel times float32(1/k), 1/k computed in float64 (IEEE: k = 0 gives ±inf)."""
+    """Number image over a number: ``n /. k``.
+
+    Parameters
+    ----------
+    n : nimg
+        The number image.
+    k : num
+        The number, cast to float32.
+
+    Returns
+    -------
+    nimg
+        Every voxel times float32(1/k), 1/k computed in float64 (not the
+        voxel divided by float32(k)); k = 0 makes 1/k infinite, so 0 /. 0 is nan.
+
+    Examples
+    --------
+    print "q" max(img /. 4)   // q=4.75
+    print "t" max(img /. 3)   // t=6.333333492279053
+    """
     with np.errstate(all="ignore"):
         inv = np.float64(1.0) / np.float64(k)
     return _arith("/.", np.multiply, n, inv)
 
 
-@primitive(".-", "(num, nimg) -> nimg")
+@primitive(".-", "(num, nimg) -> nimg", cost="light")
 def ssub_left(k, n):
-    """k .- n: float32(k) minus every voxel."""
+    """A number minus a number image: ``k .- n``.
+
+    Parameters
+    ----------
+    k : num
+        The number, cast to float32.
+    n : nimg
+        The number image.
+
+    Returns
+    -------
+    nimg
+        float32(k) minus every voxel, in float32.
+
+    Examples
+    --------
+    print "r" min(10 .- img)   // r=-9.0
+    """
     return _arith(".-", np.subtract, k, n)
 
 
-@primitive("./", "(num, nimg) -> nimg")
+@primitive("./", "(num, nimg) -> nimg", cost="light")
 def sdiv_left(k, n):
-    """k ./ n: float32(k) over every voxel, FLT_MAX where the voxel is within 1.19e-8 of 0."""
+    """A number over a number image: ``k ./ n``, with ITK's rule at zero.
+
+    Parameters
+    ----------
+    k : num
+        The number, cast to float32.
+    n : nimg
+        The number image.
+
+    Returns
+    -------
+    nimg
+        float32(k) / voxel in float32, except +3.4028235e38 (FLT_MAX) where
+        abs(voxel) <= float32(0.1 × float32 epsilon), about 1.19e-8.
+
+    Examples
+    --------
+    print "i" min(1 ./ (img +. 1))   // i=0.05000000074505806
+    print "f" max(1 ./ img)   // f=3.4028234663852886e+38
+    """
     v = number(n, "./")
     return n.like(divide_flt_max(f32(k), v), "number")
 
 
-@primitive("abs", "(nimg) -> nimg")
+@primitive("abs", "(nimg) -> nimg", cost="light")
 def abs_(n):
-    """Voxel-wise absolute value."""
+    """Voxel-wise absolute value.
+
+    Parameters
+    ----------
+    n : nimg
+        A number image.
+
+    Returns
+    -------
+    nimg
+        abs(voxel) at every voxel.
+
+    Examples
+    --------
+    print "a" max(abs(img -. 30))   // a=30.0
+    """
     return n.like(np.abs(number(n, "abs")), "number")
 
 
-def _extreme(n, name, reduce_, nanreduce, empty):
-    arr = number(n, name)
-    m = reduce_(arr)
-    if np.isnan(m):  # NaN voxels are ignored (ITK's answer depends on where they sit)
-        finite = arr[~np.isnan(arr)]
-        m = nanreduce(finite) if finite.size else empty
-    return float(m)
+# -- masks -----------------------------------------------------------------
 
-
-@primitive("max", "(nimg) -> num", cost="heavy")
-def max_(n):
-    """Largest voxel value of a number image (NaN voxels ignored)."""
-    return _extreme(n, "max", np.max, np.max, -FLT_MAX)
-
-
-@primitive("min", "(nimg) -> num", cost="heavy")
-def min_(n):
-    """Smallest voxel value of a number image (NaN voxels ignored)."""
-    return _extreme(n, "min", np.min, np.min, FLT_MAX)
-
-
-# -- comparisons -----------------------------------------------------------
-
-def _compare(name, ufunc, a, b):
-    u, v, geo = _operands(name, a, b)
-    return as_bool(geo, ufunc(u, v))
-
-
-@primitive(".=", "(num, nimg) -> bimg")
-def eq_left(k, n):
-    """k .= n: true where the voxel equals float32(k) (NaN voxels false)."""
-    return _compare(".=", np.equal, n, k)
-
-
-@primitive("=.", "(nimg, num) -> bimg")
-def eq_right(n, k):
-    """n =. k: true where the voxel equals float32(k) (NaN voxels false)."""
-    return _compare("=.", np.equal, n, k)
-
-
-@primitive(".<=", "(num, nimg) -> bimg")
-def leq_left(k, n):
-    """k .<= n: true where float32(k) <= the voxel."""
-    return _compare(".<=", np.greater_equal, n, k)
-
-
-@primitive(".>=", "(num, nimg) -> bimg")
-def geq_left(k, n):
-    """k .>= n: true where float32(k) >= the voxel."""
-    return _compare(".>=", np.less_equal, n, k)
-
-
-@primitive("between", "(num, num, nimg) -> bimg")
-def between(k1, k2, n):
-    """True where float32(k1) <= voxel <= float32(k2); an error if float32(k1) > float32(k2)."""
-    lo, hi = f32(k1), f32(k2)
-    if lo > hi:
-        raise PrimitiveError(f"between: lower bound {k1} is greater than upper bound {k2}")
-    arr = number(n, "between")
-    return as_bool(n, (arr >= lo) & (arr <= hi))
-
-
-@primitive("<", *CMP)
-def less(a, b):
-    """Voxel-wise a < b between a number image and float32 of a number."""
-    return _compare("<", np.less, a, b)
-
-
-@primitive("<=", *CMP)
-def less_equal(a, b):
-    """Voxel-wise a <= b between a number image and float32 of a number."""
-    return _compare("<=", np.less_equal, a, b)
-
-
-@primitive(">", *CMP)
-def greater(a, b):
-    """Voxel-wise a > b between a number image and float32 of a number."""
-    return _compare(">", np.greater, a, b)
-
-
-@primitive(">=", *CMP)
-def greater_equal(a, b):
-    """Voxel-wise a >= b between a number image and float32 of a number."""
-    return _compare(">=", np.greater_equal, a, b)
-
-
-@primitive("==", *CMP)
-def equal(a, b):
-    """Voxel-wise a == b between a number image and float32 of a number (NaN: false)."""
-    return _compare("==", np.equal, a, b)
-
-
-@primitive("!=", *CMP)
-def not_equal(a, b):
-    """Voxel-wise a != b between a number image and float32 of a number (NaN: true)."""
-    return _compare("!=", np.not_equal, a, b)
-
-
-# -- masks and statistics --------------------------------------------------
-
-@primitive("mask", "(nimg, bimg) -> nimg")
+@primitive("mask", "(nimg, bimg) -> nimg", cost="light")
 def mask(n, b):
-    """The number image where the boolean image is true, 0 elsewhere."""
+    """A number image where a boolean image is true, 0 elsewhere.
+
+    Parameters
+    ----------
+    n : nimg
+        The number image.
+    b : bimg
+        The mask, of the same size.
+
+    Returns
+    -------
+    nimg
+        The voxel of ``n`` where ``b`` is true, 0 where it is false.
+
+    Examples
+    --------
+    print "m" max(mask(img, x =. 0))   // m=15.0
+    """
     same_size("mask", n, b)
     arr = number(n, "mask")
     return n.like(np.where(boolean(b, "mask"), arr, np.float32(0)), "number")
-
-
-@primitive("avg", "(nimg, bimg) -> num", cost="heavy")
-def avg(n, b):
-    """Mean of the number image over the true voxels of the mask; an empty mask is an error.
-
-    The float32 values are summed in float64 one after the other in reverse
-    voxel order (as VoxLogicA 1 does), then divided by their count.
-    """
-    same_size("avg", n, b)
-    values = number(n, "avg")[boolean(b, "avg")]
-    if values.size == 0:
-        raise PrimitiveError("avg: the mask is empty")
-    # np.add.accumulate is a sequential left-to-right sum (np.sum is pairwise).
-    total = np.add.accumulate(values[::-1], dtype=np.float64)[-1] + 0.0
-    return float(total / values.size)
-
-
-@primitive("volume", "(bimg) -> num", cost="heavy")
-def volume(b):
-    """Number of true voxels (a count, not mm³)."""
-    return float(np.count_nonzero(boolean(b, "volume")))
-
-
-def _group(values: np.ndarray):
-    """(inverse, counts) grouping equal float32 values in ascending order."""
-    if values.size:
-        lo, hi = values.min(), values.max()
-        # Few distinct integer values (8/16-bit sources): bincount, no sort.
-        # The offsets are taken in integer arithmetic and only when every
-        # value is an integer: a float32 offset can round a fractional value
-        # onto an integer one and merge two distinct values.
-        if (np.isfinite(lo) and np.isfinite(hi) and float(hi) - float(lo) < 1 << 20
-                and abs(float(lo)) < 1 << 52 and lo == np.floor(lo)):
-            ivalues = values.astype(np.int64)
-            if np.array_equal(ivalues, values):
-                icodes = ivalues - np.int64(lo)
-                counts = np.bincount(icodes)
-                present = np.flatnonzero(counts)
-                rank = np.zeros(counts.size, np.int64)
-                rank[present] = np.arange(present.size)
-                return rank[icodes], counts[present]
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    return inverse.ravel(), counts
-
-
-@primitive("percentiles", "(nimg, bimg, num) -> nimg", cost="heavy", version="2")
-def percentiles(n, b, c):
-    """Rank of each masked voxel among the masked voxels, in [0, 1]; -1 outside the mask.
-
-    For a voxel of value v: (number of masked voxels below v + c × number equal
-    to v) / number of masked voxels, every step in float32.
-    """
-    same_size("percentiles", n, b)
-    arr = number(n, "percentiles")
-    inside = boolean(b, "percentiles")
-    out = np.full(arr.shape, np.float32(-1), np.float32)
-    values = arr[inside]
-    if values.size == 0:
-        return n.like(out, "number")
-    inverse, counts = _group(values)
-    below = np.cumsum(counts) - counts
-    c32 = f32(c)
-    with np.errstate(all="ignore"):
-        ranks = (below.astype(np.float32) + c32 * counts.astype(np.float32)) / np.float32(values.size)
-    out[inside] = ranks.astype(np.float32)[inverse]
-    return n.like(out, "number")
-
-
-# -- colour ----------------------------------------------------------------
-
-@primitive("intensity", "(img) -> nimg")
-def intensity(img):
-    """Grey level: the values of a grey image; 0.2126 r + (0.7152 g + 0.0722 b) in float32 for colour."""
-    if img.kind == "number":
-        return img.like(img.array, "number")
-    if img.kind == "bool":
-        return img.like(img.array.astype(np.float32), "number")
-    a = img.array
-    r, g, bl = a[..., 0], a[..., 1], a[..., 2]
-    return img.like(f32(0.2126) * r + (f32(0.7152) * g + f32(0.0722) * bl), "number")
-
-
-def _channel(img, i, name):
-    if img.kind != "colour":
-        raise PrimitiveError(f"{name}: needs a colour image, got a {img.kind} image")
-    return img.like(np.ascontiguousarray(img.array[..., i]), "number")
-
-
-@primitive("red", "(cimg) -> nimg")
-def red(img):
-    """Red component of a colour image."""
-    return _channel(img, 0, "red")
-
-
-@primitive("green", "(cimg) -> nimg")
-def green(img):
-    """Green component of a colour image."""
-    return _channel(img, 1, "green")
-
-
-@primitive("blue", "(cimg) -> nimg")
-def blue(img):
-    """Blue component of a colour image."""
-    return _channel(img, 2, "blue")
-
-
-@primitive("alpha", "(img) -> nimg")
-def alpha(img):
-    """Alpha component of an RGBA image; 255 everywhere when the image has no alpha."""
-    if img.kind == "colour" and img.components == 4:
-        return _channel(img, 3, "alpha")
-    return img.like(np.full(img.shape, np.float32(255), np.float32), "number")
-
-
-def _compose(name, *chans):
-    same_size(name, *chans)
-    arrays = [number(c, name) for c in chans]
-    return chans[0].like(np.stack(arrays, axis=-1), "colour")
-
-
-@primitive("rgb", "(nimg, nimg, nimg) -> cimg")
-def rgb(r, g, b):
-    """Colour image from red, green and blue number images (no clamping)."""
-    return _compose("rgb", r, g, b)
-
-
-@primitive("rgba", "(nimg, nimg, nimg, nimg) -> cimg")
-def rgba(r, g, b, a):
-    """Colour image from red, green, blue and alpha number images (no clamping)."""
-    return _compose("rgba", r, g, b, a)

@@ -19,7 +19,28 @@ from .registry import primitive, report
 
 @primitive("print", "(str, any) -> any", cost="cheap", pure=False)
 def print_(label, value):
-    """Show ``value`` under ``label`` (the engine records and displays it)."""
+    """Show a value under a label.
+
+    ``print "label" expr`` is a command; ``print`` is the primitive it runs,
+    an effect (never served from the store, run in program order).
+
+    Parameters
+    ----------
+    label : str
+        The label.
+    value : any
+        The value: numbers, booleans, strings and sequences print as text
+        ``label=value``; in a notebook, images are shown as pictures.
+
+    Returns
+    -------
+    any
+        ``value``.
+
+    Examples
+    --------
+    print "answer" 6 .*. 7   // answer=42.0
+    """
     return value
 
 
@@ -52,7 +73,33 @@ def _extension(path: str) -> str:
 
 @primitive("save", "(str, any) -> any", cost="heavy", pure=False)
 def save(path, value):
-    """Write ``value`` to ``path``; the format follows the extension."""
+    """Write a value to a file; the format follows the extension.
+
+    ``save "path" expr`` is a command; ``save`` is the primitive it runs, an
+    effect (never served from the store, run in program order). Parent
+    folders are created.
+
+    Parameters
+    ----------
+    path : str
+        The file. ``.nii``, ``.nii.gz``, ``.mha``, ``.mhd``, ``.nrrd``: float32
+        for number images, uint8 0/1 for boolean images, vector float32 for
+        colour. ``.png``, ``.jpg``, ``.jpeg``, ``.bmp``: 2D only; booleans as
+        0/255, numbers rounded and clipped to 0..255 (with a warning when
+        clipped). ``.json``: numbers, booleans, strings and sequences.
+    value : any
+        The value.
+
+    Returns
+    -------
+    any
+        ``value``.
+
+    Examples
+    --------
+    save "bright.png" img >. 9
+    save "count.json" volume(img >. 9)
+    """
     ext = _extension(path)
     writer = WRITERS.get(ext)
     if writer is None:
@@ -76,7 +123,30 @@ def _dir_fingerprint(folder, pattern):
 
 @primitive("dir", "(str, str) -> seq[str]", cost="cheap", fingerprint=_dir_fingerprint)
 def dir_(folder, pattern):
-    """Sorted paths of the files in ``folder`` whose names match the glob ``pattern``."""
+    """Sorted paths of the files of a folder whose names match a pattern.
+
+    Parameters
+    ----------
+    folder : str
+        The folder; a missing folder is an error.
+    pattern : str
+        A glob pattern (``*``, ``?``, ``[...]``).
+
+    Returns
+    -------
+    seq[str]
+        The matching paths, ``folder`` joined with each name, sorted.
+
+    Notes
+    -----
+    An extension of VoxLogicA 1. The listing enters the task identity, so
+    adding or removing a matching file gives a new task.
+
+    Examples
+    --------
+    print "files" dir(".", "*.nii.gz")   // files=[./img.nii.gz]
+    print "n" length(for f in dir(".", "*.nii.gz") do load(f))   // n=1.0
+    """
     if not os.path.isdir(folder):
         raise PrimitiveError(f"dir: no such folder {folder!r}")
     return _listing(folder, pattern)
@@ -186,8 +256,35 @@ def conform_to_base(img: Image, base: Image, path: str) -> Image:
 
 @primitive("load", "(str) -> img", "(str, img) -> img", cost="heavy", fingerprint=_load_fingerprint)
 def load(path, base=None):
-    """Read an image file (any format SimpleITK reads): grey images as numbers,
-    RGB/RGBA as colour. With a base image, the sizes must agree."""
+    """Read an image file.
+
+    ``load name = "path"`` is a command: the program's first one sets the base
+    image, later ones must have its size (a different spacing, origin or
+    direction is replaced by the base image's, with a warning). ``load(path)``
+    as an expression reads without a base image.
+
+    Parameters
+    ----------
+    path : str
+        Any format SimpleITK reads (``.nii``, ``.nii.gz``, ``.png``, ``.jpg``,
+        ``.bmp``, ``.mha``, ``.nrrd``, ...).
+    base : img, optional
+        The base image the result must conform to (given by the reducer).
+
+    Returns
+    -------
+    img
+        Grey files as a number image (float32), 3- or 4-component files as a
+        colour image; other component counts are an error. Axes of size 1 are
+        dropped while the image has more than 2 dimensions. The file's content
+        digest enters the task identity, so a changed file is read again.
+
+    Examples
+    --------
+    load scan = "img.nii.gz"
+    print "m" max(scan)   // m=19.0
+    print "s" max(load("img.nii.gz"))   // s=19.0
+    """
     img = read_image(path)
     if base is not None:
         img = conform_to_base(img, base, path)

@@ -24,6 +24,15 @@ know about it:
 * ``fingerprint`` — for primitives that read files: called with the constant
   argument values at reduction time, returns a string that enters the task id
   (a content digest), so a changed file never serves stale results.
+* ``doc`` — what the name means, in scikit-image style (summary, Parameters,
+  Returns, Notes, Examples); ``docs/reference.md`` is generated from it.
+
+Every builtin is registered with :func:`primitive` (``REGISTRY.primitive``);
+the public ``voxlogica_nb.primitive`` for user functions is a layer over it.
+
+The registry also holds the text of the built-in ImgQL libraries
+(``stdlib``, ``RegionCalculus``), so the reducer gets them from the registry
+it is handed, not from a folder.
 
 A primitive that has something to say without failing (values clipped on
 saving, a geometry adopted on loading) calls :func:`report`: during a run
@@ -33,7 +42,9 @@ run it is an ordinary Python warning.
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
+import marshal
 import threading
 import warnings
 from dataclasses import dataclass
@@ -43,6 +54,7 @@ from ..errors import PrimitiveError
 from ..language.types import Signature, accepts, describe, parse_signature, value_type
 
 COSTS = ("cheap", "light", "heavy")
+_PACKAGE = __name__.split(".")[0]
 
 _sink = threading.local()
 
@@ -75,6 +87,17 @@ class reporting:
         _sink.fn = self.previous
 
 
+def source_digest(fn: Callable) -> str:
+    """12 hex digits of SHA-256 of ``fn``'s source (its bytecode when the
+    source is not available): user primitives add it to their version, so
+    editing the function gives new task ids."""
+    try:
+        source = inspect.getsource(fn).encode("utf-8")
+    except (OSError, TypeError):
+        source = marshal.dumps(fn.__code__)
+    return hashlib.sha256(source).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Overload:
     signature: Signature
@@ -92,10 +115,7 @@ class Primitive:
     base: bool = False
     fingerprint: Callable | None = None
     doc: str = ""
-
-    def __post_init__(self):
-        if not self.doc and self.overloads:
-            self.doc = inspect.getdoc(self.overloads[0].fn) or ""
+    module: str = ""  # where the documented registration lives (groups the reference)
 
     @property
     def signatures(self) -> tuple[Signature, ...]:
@@ -112,6 +132,11 @@ class Primitive:
     @property
     def summary(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    @property
+    def builtin(self) -> bool:
+        """Defined by this package in the default namespace (users may not replace it)."""
+        return self.namespace == "" and any(o.fn.__module__.startswith(_PACKAGE + ".") for o in self.overloads)
 
     @property
     def arities(self) -> set[int]:
@@ -147,6 +172,7 @@ class Registry:
     def __init__(self):
         self._prims: dict[str, Primitive] = {}
         self._loaders: dict[str, Callable[["Registry"], None]] = {}
+        self._libraries: dict[str, Callable[[], str]] = {}
         self.generation = 0  # bumped on every change, so reducers drop what they resolved
 
     def add(self, prim: Primitive) -> Primitive:
@@ -160,31 +186,61 @@ class Registry:
         self.generation += 1
         return prim
 
-    def primitive(self, name: str, *signatures: str, cost: str = "heavy", **options) -> Callable:
+    def primitive(self, name: str, *signatures: str, cost: str = "heavy", version: str = "1",
+                  pure: bool = True, commutative: bool = False, base: bool = False,
+                  fingerprint: Callable | None = None, doc: str = "") -> Callable:
         """Decorator: register ``fn`` as ``name`` for the given signature texts.
 
+        ``cost`` defaults to ``"heavy"`` (stored and claimed: the safe choice
+        for work of unknown size); cheap and light builtins say so. ``doc``
+        defaults to the function's docstring.
+
         Registering a name again adds overloads (e.g. ``+`` on numbers in one
-        module and on images in another); the version and flags must agree.
+        module and on images in another); version and flags must agree, and
+        only one of the registrations documents the name.
         """
         if not signatures:
             raise ValueError(f"primitive {name!r} needs at least one signature")
         if cost not in COSTS:
             raise ValueError(f"cost must be one of {COSTS}, not {cost!r}")
+        flags = dict(version=version, pure=pure, commutative=commutative, base=base, fingerprint=fingerprint)
 
         def register(fn):
             overloads = [Overload(parse_signature(s), fn, cost) for s in signatures]
+            text = doc or inspect.getdoc(fn) or ""
             existing = self._prims.get(name)
             if existing is None:
-                self.add(Primitive(name, overloads, **options))
-            else:
-                for key, value in options.items():
-                    if key != "doc" and getattr(existing, key) != value:
-                        raise ValueError(f"primitive {name!r}: {key} differs from its first registration")
-                existing.overloads.extend(overloads)
-                self.generation += 1
+                self.add(Primitive(name, overloads, doc=text, module=fn.__module__ if text else "", **flags))
+                return fn
+            for key, value in flags.items():
+                if getattr(existing, key) != value:
+                    raise ValueError(f"primitive {name!r}: {key} differs from its first registration")
+            if text and existing.doc:
+                raise ValueError(f"primitive {name!r} is documented by two registrations")
+            if text:
+                existing.doc, existing.module = text, fn.__module__
+            existing.overloads.extend(overloads)
+            self.generation += 1
             return fn
 
         return register
+
+    def registered(self) -> set[str]:
+        """Qualified names registered so far (loads no namespace)."""
+        return set(self._prims)
+
+    def add_library(self, name: str, read: Callable[[], str]) -> None:
+        """Offer an ImgQL library: ``import "name"`` gets ``read()``'s text."""
+        self._libraries[name] = read
+
+    def library(self, name: str) -> str | None:
+        """The text of the built-in ImgQL library ``name`` (``"stdlib"``,
+        ``"RegionCalculus"``), or None."""
+        read = self._libraries.get(name)
+        return None if read is None else read()
+
+    def libraries(self) -> list[str]:
+        return list(self._libraries)
 
     def namespace_loader(self, ns: str, loader: Callable[["Registry"], None]) -> None:
         """Register a function that fills namespace ``ns`` on first use."""
@@ -194,6 +250,10 @@ class Registry:
         loader = self._loaders.pop(ns, None)
         if loader is not None:
             loader(self)
+
+    def namespaces(self) -> list[str]:
+        """Names of the primitive namespaces (``simpleitk``), loaded or not."""
+        return sorted(set(self._loaders) | {p.namespace for p in self._prims.values() if p.namespace})
 
     def has_namespace(self, ns: str) -> bool:
         return ns in self._loaders or any(p.namespace == ns for p in self._prims.values())
@@ -242,4 +302,4 @@ class Registry:
 
 
 REGISTRY = Registry()
-primitive = REGISTRY.primitive
+primitive = REGISTRY.primitive  # the decorator every builtin module uses

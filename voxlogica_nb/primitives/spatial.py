@@ -58,19 +58,75 @@ def _label(mask: np.ndarray):
 
 @primitive("near", "(bimg) -> bimg", cost="light")
 def near(b):
-    """Voxels of b or adjacent to b (3×3×3 box dilation; outside the image is false)."""
+    """Dilation by the 3×3 (3×3×3 in 3D) box: the voxels of b and their neighbours.
+
+    Parameters
+    ----------
+    b : bimg
+        A boolean image.
+
+    Returns
+    -------
+    bimg
+        True where ``b`` is true at the voxel or at one of its 8 (2D) or 26
+        (3D) neighbours; outside the image counts as false.
+
+    Examples
+    --------
+    print "v" volume(near((x =. 2) & (y =. 1)))   // v=9.0
+    """
     return as_bool(b, _box3(boolean(b, "near"), grow=True))
 
 
 @primitive("interior", "(bimg) -> bimg", cost="light")
 def interior(b):
-    """Voxels of b whose whole box neighbourhood is in b (erosion; outside the image is true)."""
+    """Erosion by the 3×3 (3×3×3 in 3D) box: the voxels of b whose neighbours are all in b.
+
+    Parameters
+    ----------
+    b : bimg
+        A boolean image.
+
+    Returns
+    -------
+    bimg
+        True where ``b`` is true at the voxel and at all its 8 (2D) or 26 (3D)
+        neighbours; outside the image counts as true, so the image edge erodes
+        nothing. Equals ``not(near(not(b)))``.
+
+    Examples
+    --------
+    print "v" volume(interior(x <. 3))   // v=8.0
+    print "all" volume(interior(tt))   // all=20.0
+    """
     return as_bool(b, _box3(boolean(b, "interior"), grow=False))
 
 
 @primitive("through", "(bimg, bimg) -> bimg")
 def through(b1, b2):
-    """The connected components of b2 that contain at least one voxel of b1."""
+    """The connected components of b2 that contain a voxel of b1.
+
+    Components are full-connectivity (8-connected in 2D, 26 in 3D). The
+    stdlib's ``a ~> b`` is ``through(b, a)``.
+
+    Parameters
+    ----------
+    b1 : bimg
+        The seeds.
+    b2 : bimg
+        The region whose components are kept or dropped, of the same size.
+
+    Returns
+    -------
+    bimg
+        The union of the components of ``b2`` that meet ``b1`` (a subset of
+        ``b2``).
+
+    Examples
+    --------
+    // the column x = 2 splits the image in two components of 8 voxels
+    print "v" volume(through((x =. 0) & (y =. 0), not(x =. 2)))   // v=8.0
+    """
     same_size("through", b1, b2)
     seeds = boolean(b1, "through")
     labels, count = _label(boolean(b2, "through"))
@@ -82,14 +138,49 @@ def through(b1, b2):
 
 @primitive("lcc", "(bimg) -> nimg")
 def lcc(b):
-    """Connected-component labels 1..K (float32), background 0, numbered by first voxel in raster order."""
+    """Connected-component labels.
+
+    Components are full-connectivity (8-connected in 2D, 26 in 3D).
+
+    Parameters
+    ----------
+    b : bimg
+        A boolean image.
+
+    Returns
+    -------
+    nimg
+        Labels 1..K (float32) on the voxels of ``b``, 0 elsewhere, numbered in
+        raster order of each component's first voxel (first axis fastest).
+
+    Examples
+    --------
+    print "k" max(lcc(not(x =. 2)))   // k=2.0
+    print "right" max(mask(lcc(not(x =. 2)), x =. 4))   // right=2.0
+    """
     labels, _ = _label(boolean(b, "lcc"))
     return b.like(labels.astype(np.float32), "number")
 
 
 @primitive("maxvol", "(bimg) -> bimg")
 def maxvol(b):
-    """The largest connected component of b; the union of all of them on a tie; empty if b is."""
+    """The largest connected component.
+
+    Parameters
+    ----------
+    b : bimg
+        A boolean image.
+
+    Returns
+    -------
+    bimg
+        The component of ``b`` with the most voxels (full connectivity); the
+        union of all the largest ones on a tie; empty when ``b`` is.
+
+    Examples
+    --------
+    print "v" volume(maxvol(not(x =. 1)))   // v=12.0
+    """
     labels, count = _label(boolean(b, "maxvol"))
     if count == 0:
         return as_bool(b, np.zeros(labels.shape, bool))
@@ -102,15 +193,34 @@ def maxvol(b):
 
 @primitive("dt", "(bimg) -> nimg")
 def dt(b):
-    """Signed Euclidean distance in mm: + outside b (to b), - inside (to b's contour), -0.0 on the contour.
+    """Signed Euclidean distance transform, in mm.
 
-    The contour is the voxels of b with a box neighbour outside b inside the
-    image (the image edge is not background). With no contour (b empty or
-    full) every voxel is +/-1.8446743e19 (sqrt of FLT_MAX). Computed by ITK's
-    SignedMaurerDistanceMap (inside negative, not squared, spacing used), as
-    VoxLogicA 1 does; it follows these rules except that with anisotropic
-    spacing it may leave rounding residue (e.g. -2.4e-7) on contour voxels,
-    which are set to -0.0 here.
+    Parameters
+    ----------
+    b : bimg
+        A boolean image.
+
+    Returns
+    -------
+    nimg
+        Outside ``b``: the distance (spacing aware) to the nearest voxel of
+        ``b``. Inside ``b``: minus the distance to the nearest contour voxel,
+        a voxel of ``b`` with a box neighbour outside ``b`` inside the image
+        (the image edge is not background); contour voxels hold -0.0. With no
+        contour voxel (``b`` empty or full) every voxel is +1.8446743e19 (empty)
+        or -1.8446743e19 (full). float32.
+
+    Notes
+    -----
+    Computed by ITK's SignedMaurerDistanceMap, as VoxLogicA 1 does; with
+    anisotropic spacing it may leave rounding residue (e.g. -2.4e-7) on
+    contour voxels, which are set to -0.0 here.
+
+    Examples
+    --------
+    print "far" max(dt(x =. 0))   // far=4.0
+    print "in" min(dt(x <. 2))   // in=-1.0
+    print "none" max(dt(ff))   // none=1.8446742974197924e+19
     """
     import SimpleITK as sitk  # on first use: importing the package stays light
     inside = boolean(b, "dt")
@@ -177,14 +287,44 @@ def _half_sizes(rad: float, spacing) -> list[int]:
 
 @primitive("crossCorrelation", "(num, nimg, nimg, bimg, num, num, num) -> nimg")
 def crossCorrelation(rad, a, b, fb, m1, m2, k):
-    """Local texture similarity: Pearson correlation of local histograms of a with the histogram of b over fb.
+    """Local texture similarity: correlation of local histograms of a with the histogram of b over fb.
 
-    For each voxel: the k-bin histogram of ``a`` over the box of half-size
-    round_half_even(rad / spacing) voxels (at least 1) per axis, clipped to
-    the image, against the k-bin histogram of ``b`` over the voxels where
-    ``fb`` is true. Bins split [m1, m2) evenly; other values are not counted.
-    Both histograms flat gives 1, exactly one flat gives 0. Correlation in
-    float64, stored as float32.
+    Parameters
+    ----------
+    rad : num
+        Radius of the local box in mm: round_half_even(rad / spacing) voxels
+        (at least 1) each side along each axis.
+    a : nimg
+        The image whose local histograms are taken.
+    b : nimg
+        The image whose global histogram is the reference.
+    fb : bimg
+        The voxels of ``b`` in its histogram (it does not restrict ``a``).
+    m1, m2 : num
+        The histogram range [m1, m2), split in ``k`` equal bins; values
+        outside, including exactly m2, are not counted.
+    k : num
+        The number of bins (truncated to a whole number, at least 1).
+
+    Returns
+    -------
+    nimg
+        At each voxel, the Pearson correlation between the k-bin histogram of
+        ``a`` over the box around it (clipped to the image) and that of ``b``
+        over ``fb``; 1 when both histograms are flat, 0 when exactly one is.
+        Computed in float64, stored as float32.
+
+    Notes
+    -----
+    VoxLogicA 1 leaves some voxels of its traversal uncomputed (machine
+    dependent); here every voxel is computed. The stdlib's ``a ~[rad, k] b`` is
+    ``crossCorrelation(rad, a, b, tt, min(b), max(b), k)``.
+
+    Examples
+    --------
+    // img has one row of values per bin; rows 0-1 fill fb's histogram
+    print "same" max(crossCorrelation(1, img, img, img <. 10, 0, 20, 4))   // same=1.0
+    print "opposite" min(crossCorrelation(1, img, img, img <. 10, 0, 20, 4))   // opposite=-1.0
     """
     same_size("crossCorrelation", a, b, fb)
     arr_a = number(a, "crossCorrelation")
@@ -258,10 +398,27 @@ def _correlate_slab(idx, keep, radii, cdtype, present, nbins, weights, norm_b):
 
 @primitive("otsu", "(nimg, bimg, num) -> bimg")
 def otsu(n, b, bins):
-    """Otsu threshold over the voxels of b (histogram of `bins` bins): true where n > threshold and b.
+    """Otsu's threshold of a number image over a mask.
 
-    The threshold is ITK's OtsuThresholdImageFilter on the masked voxels; an
-    empty mask is an error.
+    Parameters
+    ----------
+    n : nimg
+        The number image; infinite or NaN values under ``b`` are an error.
+    b : bimg
+        The voxels whose histogram is thresholded, of the same size; an empty
+        mask is an error.
+    bins : num
+        The number of histogram bins (truncated, at least 1).
+
+    Returns
+    -------
+    bimg
+        True where ``n`` is above the threshold t and ``b`` is true, t being
+        ITK's OtsuThresholdImageFilter on the voxels of ``b``.
+
+    Examples
+    --------
+    print "v" volume(otsu(img, tt, 20))   // v=10.0
     """
     import SimpleITK as sitk  # on first use: importing the package stays light
     same_size("otsu", n, b)
