@@ -36,3 +36,30 @@ def test_counts_of_a_cold_run_are_the_same_every_time(cases, tmp_path):
             'print "v" for s in scans do volume(touch(s <. 0.1, border))')
     seen = {str(vx.run(prog, cache_dir=str(tmp_path / f"store{i}"), jobs=2).stats) for i in range(10)}
     assert len(seen) == 1 and "'waited': 0" in seen.pop()  # nothing waited: one process, one run
+
+
+def test_a_loop_over_a_loop_reuses_per_element_and_recomputes_only_a_changed_file(tmp_path):
+    """``for s in scans`` with ``scans = for f in dir(...)`` expands from the
+    file list alone: a warm run neither loads a scan nor recomputes the
+    (light, unstored) intensity of one, and a changed file recomputes that
+    scan's pipeline and nothing else."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for n in range(4):
+        for kind, path in data.write_phantom(str(tmp_path / "tmp"), size=(12, 12, 8), seed=n).items():
+            if kind == "flair":
+                os.replace(path, folder / f"case{n}.nii.gz")
+    prog = (f'let scans = for f in dir("{folder}", "*.nii.gz") do intensity(load(f))\n'
+            'print "v" for s in scans do volume(s >. 0.5)')
+    store = str(tmp_path / "store")
+    cold = vx.run(prog, cache_dir=store)
+    assert cold.ok and len(cold["v"]) == 4
+    done = []
+    warm = vx.run(prog, cache_dir=store, observers=[lambda ev: ev.kind == "done" and done.append(ev.op)])
+    assert warm["v"] == cold["v"] and done == []
+    other = data.write_phantom(str(tmp_path / "other"), size=(12, 12, 8), seed=9)["flair"]
+    os.replace(other, folder / "case2.nii.gz")
+    changed = vx.run(prog, cache_dir=store, observers=[lambda ev: ev.kind == "done" and done.append(ev.op)])
+    assert sorted(done) == [".<", "intensity", "load", "volume"]
+    expected = float((data.phantom_flair(size=(12, 12, 8), seed=9).array > 0.5).sum())
+    assert changed["v"][2] == expected and changed["v"][:2] == cold["v"][:2] and changed["v"][3] == cold["v"][3]

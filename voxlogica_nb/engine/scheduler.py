@@ -51,7 +51,7 @@ from .failures import Failure, TaskFailed, message_of
 from .memory import LRU, Account, Holdings, default_budget, value_bytes
 from .memory import MISSING as NOT_IN_MEMORY
 from .policy import reuse
-from .state import DONE, FAILED, INFLIGHT, PENDING, READY_LOAD, RunState, Sources
+from .state import DONE, FAILED, INFLIGHT, READY_LOAD, RunState, Sources, loop_elements
 from .store import MISSING, MemoryStore, NullStore
 from .worker import WAKE, Finished, Note, SaveFinished, calling, compute
 
@@ -453,10 +453,7 @@ class Run:
         if t.id in self.s.gathers:  # every element's body is done
             self.complete(t, [self.s.values[r.id] for r in self.s.gathers[t.id]])
             return
-        seq_task = t.args[0]
-        seq = self.s.values[seq_task.id]
-        roots = [self.table.instantiate(t.body, t.level, self.table.element(seq_task, seq, i))
-                 for i in range(len(seq))]
+        roots = [self.table.instantiate(t.body, t.level, e) for e in loop_elements(self.table, t, self.s.values)]
         self.s.expand(t, roots)
         self.report_plan()
 

@@ -54,6 +54,33 @@ STATE_NAMES = ("PENDING", "READY_LOAD", "INFLIGHT", "DONE", "FAILED")
 _SCALARS = frozenset((float, int, bool, str, type(None)))
 
 
+def loop_source(t):
+    """The sequence a ``for`` task needs to expand. A loop over another
+    loop's result (``for s in (for f in files do g(f)) do h(s)``) needs only
+    the inner loop's sequence: its element i is the inner body on element
+    i (``h(g(files[i]))``), so neither the inner loop's values nor the other
+    elements are needed to expand it, nor to reuse what is stored."""
+    seq = t.args[0]
+    while seq.kind == "for":
+        seq = seq.args[0]
+    return seq
+
+
+def loop_elements(table, t, values) -> list:
+    """The element tasks of ``t``'s sequence, given ``values`` holding its
+    :func:`loop_source`'s value."""
+    chain = []
+    seq = t.args[0]
+    while seq.kind == "for":
+        chain.append(seq)
+        seq = seq.args[0]
+    items = values[seq.id]
+    elements = [table.element(seq, items, i) for i in range(len(items))]
+    for inner in reversed(chain):
+        elements = [table.instantiate(inner.body, inner.level, e) for e in elements]
+    return elements
+
+
 class Sources:
     """What a run may reuse, as its state sees it. The engine implements
     this for real runs (:class:`~.scheduler.Engine`); tests give fakes."""
@@ -197,18 +224,21 @@ class RunState:
                 self.push(t)
 
     def inputs(self, t) -> list:
-        """The distinct tasks ``t`` waits for: its arguments, or for an
-        expanded loop its elements (element 0 linked first)."""
-        if t.kind == "for" and t.id in self.gathers:
+        """The distinct tasks ``t`` waits for: its arguments; for a loop its
+        source sequence (:func:`loop_source`), once expanded its elements
+        (element 0 linked first)."""
+        if t.kind != "for":
+            args = t.args
+        elif t.id in self.gathers:
             args = self.gathers[t.id][::-1]
         else:
-            args = t.args
+            return [loop_source(t)]
         return list({a.id: a for a in args}.values())
 
     def expand(self, t, roots) -> None:
         """A ``for`` task's sequence is known: wait for its elements' bodies
         (``roots``) instead of the sequence."""
-        seq = t.args[0]
+        seq = loop_source(t)
         # a sequence obtained again later must not count towards the elements
         self.dependents.get(seq.id, set()).discard(t)
         self.gathers[t.id] = roots
