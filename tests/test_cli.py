@@ -5,45 +5,37 @@ import sys
 from voxlogica_nb.cli import main
 
 
-def run_cli(tmp_path, text, *options, capsys):
-    prog = tmp_path / "prog.imgql"
-    prog.write_text(text)
-    code = main(["run", str(prog), "--quiet", *options])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_prints_label_value_lines(tmp_path, capsys):
-    code, out, err = run_cli(tmp_path, 'print "a" 1 + 2\nprint "t" true\nprint "s" "hi"\n'
-                             'print "l" for i in range(0,2) do i', capsys=capsys)
+def test_prints_label_value_lines(run_cli):
+    code, out, err = run_cli('print "a" 1 + 2\nprint "t" true\nprint "s" "hi"\n'
+                             'print "l" for i in range(0,2) do i')
     assert code == 0
     assert out.splitlines() == ["a=3.0", "t=true", "s=hi", "l=[0.0, 1.0]"]
 
 
-def test_static_error_exits_2_and_runs_nothing(tmp_path, capsys):
-    code, out, err = run_cli(tmp_path, 'print "ok" 1\nprint "x" foo(1)', capsys=capsys)
+def test_static_error_exits_2_and_runs_nothing(run_cli):
+    code, out, err = run_cli('print "ok" 1\nprint "x" foo(1)')
     assert code == 2
     assert out == ""
     assert "prog.imgql:2:11: unknown name `foo`" in err
     assert err.splitlines()[-1].strip() == "^"
 
 
-def test_task_failure_exits_1_and_other_goals_print(tmp_path, capsys):
-    code, out, err = run_cli(tmp_path, 'print "bad" index(range(0,3), 5)\nprint "ok" 2', capsys=capsys)
+def test_task_failure_exits_1_and_other_goals_print(run_cli):
+    code, out, err = run_cli('print "bad" index(range(0,3), 5)\nprint "ok" 2')
     assert code == 1
     assert out.splitlines() == ["ok=2.0"]
     assert "1:13" in err and "index" in err and "out of range" in err
 
 
-def test_graph_output(tmp_path, capsys):
+def test_graph_output(tmp_path, run_cli):
     graph = tmp_path / "g.json"
-    code, out, err = run_cli(tmp_path, 'let x = 1 + 2\nprint "a" x * x', "--graph", str(graph), capsys=capsys)
+    code, out, err = run_cli('let x = 1 + 2\nprint "a" x * x', "--graph", str(graph))
     assert code == 0
     nodes = json.loads(graph.read_text())
     ops = sorted(n["op"] for n in nodes)
     assert ops == ["*", "+", "const", "const"]
     dot = tmp_path / "g.dot"
-    code, _, _ = run_cli(tmp_path, 'print "a" 1 + 2', "--graph", str(dot), capsys=capsys)
+    code, _, _ = run_cli('print "a" 1 + 2', "--graph", str(dot))
     assert code == 0
     # the ids, by the documented recipe: sha256 of the scheme line and canonical JSON
     import hashlib
@@ -84,7 +76,7 @@ def test_console_script_entry_point(tmp_path):
     assert done.returncode == 0 and done.stdout == "a=42.0\n"
 
 
-def test_warnings_go_to_stderr(tmp_path, capsys):
-    code, out, err = run_cli(tmp_path, 'let f(x) = x + nope\nprint "a" 1', capsys=capsys)
+def test_warnings_go_to_stderr(run_cli):
+    code, out, err = run_cli('let f(x) = x + nope\nprint "a" 1')
     assert code == 0 and out == "a=1.0\n"
     assert "prog.imgql:1:16: warning: unknown name `nope` in function `f`" in err

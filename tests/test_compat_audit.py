@@ -5,23 +5,7 @@ the builtin, not by running our implementation.
 """
 import numpy as np
 
-from voxlogica_nb.image import Image
-from voxlogica_nb.primitives import REGISTRY
-
-F32 = np.float32
-
-
-def call(name, *args):
-    """Call a builtin through the registry, as the engine does."""
-    return REGISTRY[name].dispatch(list(args))(*args)
-
-
-def num(a):
-    return Image(np.asarray(a, F32), "number")
-
-
-def boo(a):
-    return Image(np.asarray(a, np.uint8), "bool")
+from _build import F32, boo, call, num
 
 
 # -- percentiles -----------------------------------------------------------

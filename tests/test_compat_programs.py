@@ -3,15 +3,9 @@ statically (no image is read) and checked against the task graph or the
 parse it must give."""
 import pytest
 
+from _build import shape
 from voxlogica_nb import Session
 from voxlogica_nb.language.parser import parse_expression
-from voxlogica_nb.language.syntax import Call
-
-
-def shape(e):
-    if isinstance(e, Call):
-        return e.name if e.args is None else (e.name, *map(shape, e.args))
-    return e.value
 
 
 def reduce(text):

@@ -217,9 +217,7 @@ def test_sequences_nested_too_deep_are_a_located_error(tmp_path, capsys):
     assert "Traceback" not in err_text
 
 
-def test_cli_runs_a_deep_program(tmp_path, capsys):
-    prog = tmp_path / "deep.imgql"
-    prog.write_text(f'let f(x) = x .+. 1\nlet x0 = 1\nprint "v" {calls(MANY)}\n')
-    assert main(["run", str(prog), "--quiet"]) == 0
-    out, err = capsys.readouterr()
+def test_cli_runs_a_deep_program(run_cli):
+    code, out, err = run_cli(f'let f(x) = x .+. 1\nlet x0 = 1\nprint "v" {calls(MANY)}\n')
+    assert code == 0
     assert out == f"v={MANY + 1.0}\n" and err == ""

@@ -11,31 +11,21 @@ import pytest
 from IPython.core.error import UsageError
 
 import voxlogica_nb as vx
-from voxlogica_nb import data
 from voxlogica_nb.errors import PrimitiveError, VoxLogicaError
 from voxlogica_nb.notebook import magics as nbmagics
 from voxlogica_nb.notebook.display import scalar_rows
 from voxlogica_nb.notebook.explore import Explorer, param_from_python, parse_spec
 from voxlogica_nb.notebook.progress import WIDGET_MIME
 
-from _shell import PNG, cell, extension_shell, magics, text
+from _shell import PNG, cell, magics, text
 
 WAIT = 300  # seconds: generous, a loaded machine only makes runs slower
 
 
 @pytest.fixture
-def ip(tmp_path, monkeypatch):
+def ip(widget_ip):
     """In a frontend with widgets; explorers are closed afterwards."""
-    with extension_shell(tmp_path, monkeypatch, widgets=True) as shell:
-        m = magics(shell)
-        yield shell
-        for ex in [*m.explorers.values(), *m.loose_explorers]:
-            ex.close()
-
-
-@pytest.fixture
-def phantom(tmp_path):
-    return data.write_phantom(str(tmp_path / "ph"))
+    return widget_ip
 
 
 # A threshold applied after a heavy distance transform: moving it must not

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
+from _build import run_python
 from voxlogica_nb.primitives import fingerprints as fp
 
 
@@ -98,9 +97,9 @@ def test_a_new_process_reuses_remembered_digests(remembered):
             "    return real(p, mode, *a, **k)\n"
             "builtins.open = guard\n"
             "print(fp.file_digest(sys.argv[2]))\n")
-    out = subprocess.run([sys.executable, "-c", code, str(remembered / "fingerprints"), str(f)],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    assert out == digest
+    done = run_python(code, remembered / "fingerprints", f)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == digest
 
 
 def test_corrupt_entry_is_ignored(remembered, monkeypatch):

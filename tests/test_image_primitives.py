@@ -1,35 +1,22 @@
 """Voxel-wise image builtins: expected values worked out by hand or with SimpleITK."""
+from functools import partial
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
+import _build
+from _build import F32, call
 from voxlogica_nb.errors import PrimitiveError
 from voxlogica_nb.image import Image
 from voxlogica_nb.primitives import REGISTRY, images
 
-F32 = np.float32
 FLT_MAX = F32(3.4028235e38)
 SPACING2 = (0.5, 2.0)
 ORIGIN2 = (1.0, -3.0)
-
-
-def num(a, spacing=SPACING2, origin=ORIGIN2):
-    a = np.asarray(a, F32)
-    sp = spacing if a.ndim == 2 else (1.0, 1.0, 1.0)
-    org = origin if a.ndim == 2 else (0.0, 0.0, 0.0)
-    return Image(a, "number", sp, org)
-
-
-def boo(a, spacing=SPACING2, origin=ORIGIN2):
-    a = np.asarray(a, np.uint8)
-    sp = spacing if a.ndim == 2 else (1.0, 1.0, 1.0)
-    org = origin if a.ndim == 2 else (0.0, 0.0, 0.0)
-    return Image(a, "bool", sp, org)
-
-
-def call(name, *args):
-    """Call a builtin through the registry, as the engine does."""
-    return REGISTRY[name].dispatch(list(args))(*args)
+# 2D images of these tests have this geometry, 3D ones the default
+num = partial(_build.num, spacing={2: SPACING2}, origin={2: ORIGIN2})
+boo = partial(_build.boo, spacing={2: SPACING2}, origin={2: ORIGIN2})
 
 
 def same_geometry(result, source):

@@ -2,24 +2,19 @@
 import os
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from _build import call, save
 from voxlogica_nb.errors import PrimitiveError
 from voxlogica_nb.image import Image
 from voxlogica_nb.primitives import REGISTRY
 from voxlogica_nb.primitives import io
 
-
-def load(*args):
-    prim = REGISTRY["load"]
-    return prim.dispatch(list(args))(*args)
-
-
-def save(path, value):
-    return REGISTRY["save"].dispatch([path, value])(path, value)
+load = partial(call, "load")
 
 
 def fingerprint(path):

@@ -18,18 +18,16 @@ import numpy as np
 import pytest
 
 import voxlogica_nb as vx
+from _build import num, save, store_of
 from voxlogica_nb.engine.diskstore import DiskStore
 from voxlogica_nb.engine.memory import default_budget, parse_memory
 from voxlogica_nb.engine.store import MemoryStore
-from voxlogica_nb.image import Image
-from voxlogica_nb.primitives import REGISTRY
 
 MB = 1 << 20
 
 
 def write(path, arr, spacing=None):
-    img = Image(np.asarray(arr, dtype=np.float32), "number", spacing=spacing)
-    REGISTRY["save"].dispatch([str(path), img])(str(path), img)
+    save(path, num(arr, spacing))
 
 
 def run(engine, text, source="prog.imgql"):
@@ -66,8 +64,7 @@ def test_wide_sweep_streams_within_the_budget(tmp_path, store):
     for k, a in enumerate(arrays):
         write(folder / f"scan{k}.nii", a)
     budget = 64 * MB
-    engine = vx.Engine(DiskStore(tmp_path / "cache") if store == "disk" else MemoryStore(), jobs=2,
-                       memory_bytes=budget)
+    engine = vx.Engine(store_of(store, tmp_path), jobs=2, memory_bytes=budget)
     options = {} if store == "disk" else {"no_cache": True}
     s = vx.Session(engine=engine)
     reduced = s.reduce(SWEEP.format(folder=folder, n=n, last=n - 1), "sweep.imgql")

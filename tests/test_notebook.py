@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-import pytest
 
 from IPython.utils.capture import capture_output
 
@@ -14,20 +13,7 @@ from voxlogica_nb import data
 from voxlogica_nb.notebook import magics as nbmagics
 from voxlogica_nb.notebook.progress import WIDGET_MIME
 
-from _shell import PNG, cell, extension_shell, magics, text
-
-
-
-@pytest.fixture
-def ip(tmp_path, monkeypatch):
-    with extension_shell(tmp_path, monkeypatch) as shell:
-        yield shell
-
-
-@pytest.fixture
-def phantom(tmp_path):
-    return data.write_phantom(str(tmp_path / "ph"))
-
+from _shell import PNG, cell, magics, text
 
 HEAVY = """load scan = "{flair}"
 let flair = intensity(scan)

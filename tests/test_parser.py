@@ -1,25 +1,13 @@
 import pytest
 
+from _build import shape
 from voxlogica_nb.errors import VoxLogicaError
 from voxlogica_nb.language.parser import parse, parse_expression, tokenize
-from voxlogica_nb.language.syntax import Call, For, Let, LetIn, Load, Number, Print, String
+from voxlogica_nb.language.syntax import Call, Let, Load, Print
 
 
 def kinds(text):
     return [(t.kind, t.text) for t in tokenize(text)][:-1]
-
-
-def shape(e):
-    """Compact nested form of an expression: ('op', args...) / literal."""
-    if isinstance(e, Call):
-        return e.name if e.args is None else (e.name, *map(shape, e.args))
-    if isinstance(e, (Number, String)):
-        return e.value
-    if isinstance(e, LetIn):
-        return ("let", e.name, shape(e.value), shape(e.body))
-    if isinstance(e, For):
-        return ("for", e.var, shape(e.seq), shape(e.body))
-    return e.value
 
 
 def test_operators_with_uppercase_letters_and_greedy_match():

@@ -3,9 +3,7 @@ counts, warnings, cancelling, dangling claims, session ids, edited primitives.""
 from __future__ import annotations
 
 import io
-import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -20,9 +18,9 @@ from voxlogica_nb.text import TextProgress, summarize_cleared
 @pytest.fixture(autouse=True)
 def _forget_test_primitives():
     """Primitives registered by a test are removed after it."""
-    before = set(vx.REGISTRY._prims)
+    before = vx.REGISTRY.registered()
     yield
-    for name in set(vx.REGISTRY._prims) - before:
+    for name in vx.REGISTRY.registered() - before:
         vx.REGISTRY.remove(name)
 
 
@@ -166,19 +164,17 @@ sys.stdin.read()
 """
 
 
-def _leave_dangling_claim(root, task_id):
-    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(root), task_id], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _leave_dangling_claim(procs, root, task_id):
+    p = procs.python(HOLDER, root, task_id, stdin=subprocess.PIPE)
     try:
         assert p.stdout.readline().strip() == "claimed", p.stderr.read()
     finally:
-        p.send_signal(signal.SIGKILL)
-        p.communicate(timeout=10)
+        procs.kill(p)  # SIGKILL
 
 
-def test_dangling_claims_are_taken_once(tmp_path):
+def test_dangling_claims_are_taken_once(tmp_path, procs):
     root = tmp_path / "store"
-    _leave_dangling_claim(root, "ab" + "1" * 62)
+    _leave_dangling_claim(procs, root, "ab" + "1" * 62)
     engine = vx.Engine(DiskStore(root))
     s = vx.Session(engine=engine)
     assert s.run('print "v" 1').dangling == []  # no observers: kept for later
@@ -186,7 +182,7 @@ def test_dangling_claims_are_taken_once(tmp_path):
     assert rec["op"] == "gaps_op" and rec["task_id"] == "ab" + "1" * 62
     assert engine.take_dangling() == []
 
-    _leave_dangling_claim(root, "cd" + "2" * 62)
+    _leave_dangling_claim(procs, root, "cd" + "2" * 62)
     engine = vx.Engine(DiskStore(root))
     events = []
     r = vx.Session(engine=engine).run('print "v" 1', observers=[events.append])

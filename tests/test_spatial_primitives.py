@@ -1,30 +1,21 @@
 """Spatial builtins: hand-made cases, brute-force references and SimpleITK cross-checks."""
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
+import _build
+from _build import F32, call
 from voxlogica_nb.errors import PrimitiveError
 from voxlogica_nb.image import Image
-from voxlogica_nb.primitives import REGISTRY, spatial
+from voxlogica_nb.primitives import spatial
 
-F32 = np.float32
 NO_CONTOUR = F32(1.8446743e19)  # sqrt(FLT_MAX) in float32
-
-
-def boo(a, spacing=None):
-    a = np.asarray(a, np.uint8)
-    return Image(a, "bool", spacing or (1.0,) * a.ndim, (2.0,) * a.ndim)
-
-
-def num(a, spacing=None):
-    a = np.asarray(a, F32)
-    return Image(a, "number", spacing or (1.0,) * a.ndim, (2.0,) * a.ndim)
-
-
-def call(name, *args):
-    return REGISTRY[name].dispatch(list(args))(*args)
+# images of these tests have their origin at 2 on every axis
+boo = partial(_build.boo, origin=2.0)
+num = partial(_build.num, origin=2.0)
 
 
 def random_mask(shape, p, seed):

@@ -1,4 +1,4 @@
-"""Nesting-depth benchmark (not collected by pytest): ``python tests/bench/depth.py [DEPTH]``.
+"""Nesting-depth benchmark: ``python -m tests.bench.depth [DEPTH] [--smoke]``.
 
 For programs nested DEPTH levels deep (default 100,000) — calls
 ``f(f(…f(x0)))``, stacked prefix operators ``! ! … ! true``, infix chains
@@ -13,13 +13,14 @@ first times a plain Python loop building a structure of the same depth
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import voxlogica_nb as vx
 from voxlogica_nb.language.parser import parse
 from voxlogica_nb.language.reducer import Reducer
 from voxlogica_nb.primitives import REGISTRY
+
+from ._common import arguments
 
 
 def programs(n: int) -> dict[str, str]:
@@ -51,9 +52,13 @@ def baseline(n: int):
     return timed(build)[1:]
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+def main(argv=None):
+    ap = arguments(__doc__)
+    ap.add_argument("depth", nargs="?", type=int, default=100_000, help="nesting depth (default 100,000)")
+    args = ap.parse_args(argv)
+    n = 300 if args.smoke else args.depth
     base_wall, base_cpu = baseline(n)
+    base_cpu = max(base_cpu, 1e-6)  # a clock tick, for tiny depths
     print(f"depth {n:,}; baseline (Python loop building {n:,} nested lists): "
           f"{base_wall:.3f}s wall, {base_cpu:.3f}s cpu")
     print(f"{'program':20} {'parse':>16} {'reduce':>16} {'run':>16}   (wall s / cpu s / cpu x baseline)")

@@ -1,4 +1,4 @@
-"""Engine benchmarks (not collected by pytest): ``python tests/bench/engine.py``.
+"""Engine benchmarks: ``python -m tests.bench.engine [--smoke]``.
 
 * Fibonacci chain of depth 10,000 (10k tasks), end to end through run().
 * The function-explosion program of depth 10: reduce, then run.
@@ -9,25 +9,14 @@ targets are absolute (under 1 s each) and printed beside the measurement.
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import time
-from pathlib import Path
 
 import voxlogica_nb as vx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for _programs
-from _programs import explosion_program, fib_program  # noqa: E402
 from voxlogica_nb.session import Session
 
-
-def best(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+from .._programs import explosion_program, fib_program
+from ._common import arguments, best
 
 
 def python_fib(n):
@@ -37,12 +26,14 @@ def python_fib(n):
     return b
 
 
-def main():
+def main(argv=None):
+    args = arguments(__doc__).parse_args(argv)
+    fib, depth, repeat = (200, 4, 1) if args.smoke else (10_000, 10, 3)
     sys.setrecursionlimit(100000)
-    text = fib_program(10_000)
-    base, _ = best(lambda: python_fib(10_000))
-    t, med = best(lambda: vx.run(text, no_cache=True))
-    print(f"fibonacci 10k, run(): best {t:.3f} s, median {med:.3f} s (target < 1 s); "
+    text = fib_program(fib)
+    base, _, _ = best(lambda: python_fib(fib), repeat)
+    t, med, _ = best(lambda: vx.run(text, no_cache=True), repeat)
+    print(f"fibonacci {fib:,}, run(): best {t:.3f} s, median {med:.3f} s (target < 1 s); "
           f"plain Python loop {base * 1e3:.3f} ms, ratio {t / base:.0f}x")
 
     s = Session(no_cache=True)
@@ -55,13 +46,13 @@ def main():
     print(f"  of which parse+reduce {t_reduce:.3f} s, schedule+run {t_run:.3f} s, "
           f"{len(s.table)} tasks in the table")
 
-    text = explosion_program(10)
-    t, med = best(lambda: vx.run(text, no_cache=True))
+    text = explosion_program(depth)
+    t, med, _ = best(lambda: vx.run(text, no_cache=True), repeat)
     s = Session(no_cache=True)
     t0 = time.perf_counter()
     reduced = s.reduce(text)
     t_reduce = time.perf_counter() - t0
-    print(f"function explosion depth 10, reduce+run: best {t:.3f} s, median {med:.3f} s (target < 1 s); "
+    print(f"function explosion depth {depth}, reduce+run: best {t:.3f} s, median {med:.3f} s (target < 1 s); "
           f"reduce alone {t_reduce:.3f} s; {len(s.table)} distinct tasks")
 
 

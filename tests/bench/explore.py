@@ -1,4 +1,4 @@
-"""Exploration benchmark (not collected by pytest): ``python tests/bench/explore.py [--small]``.
+"""Exploration benchmark: ``python -m tests.bench.explore [--small] [--smoke]``.
 
 The tumour segmentation (examples/tumour.imgql, without its ``save``) on
 the full-size phantom (240×240×155), its thresholds made explorer
@@ -14,6 +14,7 @@ against, measured in the same process:
 
 Goal: move ≤ (a) + 0.3 s; for the voxel-wise threshold, ≤ 0.3 s in all.
 Each move goes to a value never seen before; medians of ``PAIRS`` moves.
+``--small``: the small phantom (48×48×32); ``--smoke``: that, and two moves.
 Task times vary by tens of percent from one run to the next on a loaded
 machine, so the explorer's own cost is also given as the move's time less
 its engine run's (reduction, base image, panel update, thread hand-over):
@@ -24,9 +25,10 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
+
+from ._common import arguments
 
 PROGRAM = """load scan = "{flair}"
 load truth = "{truth}"
@@ -51,10 +53,6 @@ print "bright" bright
 
 INITIAL = {"hyper_thr": 0.95, "very_thr": 0.86, "similar_thr": 0.6, "bright_thr": 0.9}
 PAIRS = 4
-# (explorer values, direct values): fresh values, interleaved neighbours
-MOVES = {name: ([round(v - 0.02 * k, 2) for k in range(1, PAIRS + 1)],
-                [round(v - 0.02 * k + 0.01, 2) for k in range(1, PAIRS + 1)])
-         for name, v in INITIAL.items()}
 WHAT = {"hyper_thr": "first threshold (hyper, 0.95)", "very_thr": "second threshold (very, 0.86)",
         "similar_thr": "last threshold (similar, 0.6)", "bright_thr": "voxel-wise only threshold"}
 
@@ -66,16 +64,27 @@ def settle(engine):
         time.sleep(0.01)
 
 
-def main():
+def move_values(pairs):
+    """For each parameter, (explorer values, direct values): fresh values,
+    interleaved neighbours."""
+    return {name: ([round(v - 0.02 * k, 2) for k in range(1, pairs + 1)],
+                   [round(v - 0.02 * k + 0.01, 2) for k in range(1, pairs + 1)])
+            for name, v in INITIAL.items()}
+
+
+def main(argv=None):
+    ap = arguments(__doc__)
+    ap.add_argument("--small", action="store_true", help="the small phantom (48×48×32)")
+    args = ap.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="vx-bench-explore-")
     os.environ["VOXLOGICA_CACHE_DIR"] = os.path.join(folder, "store")
     try:
-        bench(folder, small="--small" in sys.argv)
+        bench(folder, small=args.small or args.smoke, pairs=2 if args.smoke else PAIRS)
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the store grows to a few GB
 
 
-def bench(folder, small):
+def bench(folder, small, pairs):
 
     import voxlogica_nb as vx
     from voxlogica_nb import data
@@ -105,7 +114,7 @@ def bench(folder, small):
     engine = session.engine
     direct = vx.Session(engine=engine)
 
-    for name, (ex_values, direct_values) in MOVES.items():
+    for name, (ex_values, direct_values) in move_values(pairs).items():
         moves, directs, engines, overheads, computed = [], [], [], [], []
         for v_ex, v_direct in zip(ex_values, direct_values):
             # (a): the dependents alone, by the engine, at a neighbouring fresh value

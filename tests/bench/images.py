@@ -1,9 +1,9 @@
 """Image benchmarks on the head phantom: spatial operators and the tumour program
 against the same work done directly in SimpleITK.
 
-Run as a script (not collected by pytest):
+Run from the repository's root:
 
-    python tests/bench/images.py [--size small|full]
+    python -m tests.bench.images [--size small|full] [--smoke]
 
 Writes the synthetic head phantom (``voxlogica_nb.data``; full size is
 240×240×155) to a temporary folder, then in this one process:
@@ -27,15 +27,14 @@ Writes the synthetic head phantom (``voxlogica_nb.data``; full size is
 Times are best of N (N=3 for operators, calls to ours and to SimpleITK
 interleaved; 2 for whole programs, also interleaved); ratios are ours / SimpleITK measured in
 the same process, since the machine is noisy.
-Nothing is asserted about time.
+Nothing is asserted about time. ``--smoke``: a 24×24×16 phantom, every
+time of one run.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 
@@ -43,40 +42,16 @@ import numpy as np
 import scipy.ndimage as ndi
 import SimpleITK as sitk
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+import voxlogica_nb as vx
+from voxlogica_nb import data
+from voxlogica_nb.session import open_store
+from voxlogica_nb.primitives import REGISTRY
+from voxlogica_nb.primitives.io import read_image
 
-import voxlogica_nb as vx  # noqa: E402
-from voxlogica_nb import data  # noqa: E402
-from voxlogica_nb.session import open_store  # noqa: E402
-from voxlogica_nb.primitives import REGISTRY  # noqa: E402
-from voxlogica_nb.primitives.io import read_image  # noqa: E402
+from ._common import arguments, best, best_pair
 
 F32_INF = float("inf")
-
-
-def best(fn, repeat):
-    """(best time in seconds, last result) of ``repeat`` calls."""
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
-def best_pair(fn_a, fn_b, repeat):
-    """Best times and last results of two functions, calls interleaved (a, b, a, b, ...)
-    so that drift in the machine's speed affects both alike."""
-    times_a, times_b, res_a, res_b = [], [], None, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        res_a = fn_a()
-        t1 = time.perf_counter()
-        res_b = fn_b()
-        t2 = time.perf_counter()
-        times_a.append(t1 - t0)
-        times_b.append(t2 - t1)
-    return min(times_a), res_a, min(times_b), res_b
+SMOKE_SIZE = (24, 24, 16)  # (x, y, z)
 
 
 def builtin(name):
@@ -178,7 +153,7 @@ def bench_operators(folder, repeat):
     rows = {}
     for name, mname, ours, ref, desc, check in cases:
         if ref is None:
-            t_ours, _ = best(ours, repeat)
+            t_ours, _, _ = best(ours, repeat)
             rows[name, mname] = (t_ours, None)
             print(f"   {name:<18}{mname:<13}{t_ours * 1e3:>9.1f}{'-':>14}{'-':>8}  {'-':<6}{desc}")
             continue
@@ -416,19 +391,20 @@ def bench_program(folder, repeat):
     return t_prog, t_direct, t_warm
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    ap = arguments(__doc__)
     ap.add_argument("--size", choices=("small", "full"), default="full",
                     help="phantom size: full 240×240×155 (default) or small 48×48×32")
-    args = ap.parse_args()
-    size = data.PHANTOM_LARGE if args.size == "full" else data.PHANTOM_SMALL
+    args = ap.parse_args(argv)
+    size = SMOKE_SIZE if args.smoke else data.PHANTOM_LARGE if args.size == "full" else data.PHANTOM_SMALL
+    repeat = 1 if args.smoke else 3
     folder = tempfile.mkdtemp(prefix="vx-phantom-")
     try:
         t0 = time.perf_counter()
         data.write_phantom(folder, size)
         print(f"phantom {'×'.join(map(str, size))} written in {time.perf_counter() - t0:.1f} s")
-        bench_operators(folder, 3)
-        bench_program(folder, 2)
+        bench_operators(folder, repeat)
+        bench_program(folder, min(repeat, 2))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

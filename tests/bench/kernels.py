@@ -1,29 +1,25 @@
 """Time the spatial builtins against the same operations called directly in SimpleITK.
 
-Run as a script (not collected by pytest):
+Run from the repository's root:
 
-    python tests/bench/kernels.py [--repeat N] [--small]
+    python -m tests.bench.kernels [--repeat N] [--small] [--smoke]
 
 Builds a 240×240×155 smooth random volume (a number image and a bool image
 with blob-like components), times each builtin and its direct SimpleITK
 counterpart in this process, checks they agree, and prints best-of-N times
 and the ratio ours / direct (below 1 means faster than SimpleITK).
+``--smoke``: a 32×32×24 volume, one repetition.
 """
 from __future__ import annotations
-
-import argparse
-import os
-import sys
-import time
 
 import numpy as np
 import scipy.ndimage as ndi
 import SimpleITK as sitk
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from voxlogica_nb.image import Image
+from voxlogica_nb.primitives import spatial
 
-from voxlogica_nb.image import Image  # noqa: E402
-from voxlogica_nb.primitives import spatial  # noqa: E402
+from ._common import arguments, best
 
 
 def volume(shape, seed=0):
@@ -36,22 +32,14 @@ def volume(shape, seed=0):
     return Image(values, "number", spacing), Image(mask, "bool", spacing)
 
 
-def best(fn, repeat):
-    times = []
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    ap = arguments(__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--small", action="store_true", help="use a 120×120×80 volume")
-    args = ap.parse_args()
-    shape = (80, 120, 120) if args.small else (155, 240, 240)
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.repeat = 1
+    shape = (24, 32, 32) if args.smoke else (80, 120, 120) if args.small else (155, 240, 240)
     n, b = volume(shape)
     sb, sn = b.to_sitk(), n.to_sitk()
     box = [1] * b.ndim
@@ -85,16 +73,16 @@ def main():
           f"SimpleITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}")
     print(f"{'operator':<18}{'ours ms':>10}{'direct ms':>11}{'ratio':>8}  agree")
     for name, ours, direct in cases:
-        t_ours, r_ours = best(ours, args.repeat)
+        t_ours, _, r_ours = best(ours, args.repeat)
         if direct is None:
             print(f"{name:<18}{t_ours * 1e3:>10.1f}{'-':>11}{'-':>8}")
             continue
-        t_direct, r_direct = best(direct, args.repeat)
+        t_direct, _, r_direct = best(direct, args.repeat)
         agree = "-" if name == "maxvol" else ("yes" if np.array_equal(r_ours, r_direct) else "NO")
         print(f"{name:<18}{t_ours * 1e3:>10.1f}{t_direct * 1e3:>11.1f}{t_ours / t_direct:>8.2f}  {agree}")
     # crossCorrelation has no SimpleITK counterpart: time it alone (radius 3 mm, 16 bins).
     lo, hi = float(n.array.min()), float(n.array.max())
-    t_cc, _ = best(lambda: spatial.crossCorrelation(3.0, n, n, b, lo, hi, 16.0), 1)
+    t_cc, _, _ = best(lambda: spatial.crossCorrelation(3.0, n, n, b, lo, hi, 16.0), 1)
     print(f"{'crossCorrelation':<18}{t_cc * 1e3:>10.1f}{'-':>11}{'-':>8}  (r=3, 16 bins, 1 run)")
 
 

@@ -1,7 +1,7 @@
-"""Memory and store-overhead benchmarks (not collected by pytest).
+"""Memory and store-overhead benchmarks.
 
-    python tests/bench/memory.py [--quick] [--volumes N] [--format .nii.gz|.nii]
-                                 [--only chain,stress,tumour,sweep]
+    python -m tests.bench.memory [--quick] [--volumes N] [--format .nii.gz|.nii]
+                                 [--only chain,stress,tumour,sweep] [--smoke]
 
 Every case runs in a fresh Python process, so peak RSS figures
 (``resource.getrusage``, ``ru_maxrss``) never mix; times are those of the
@@ -28,6 +28,7 @@ time. Printed, with the targets beside them:
    same sweep with the single primitive ``>``.
 
 ``--quick`` shrinks the sweep to 4 volumes and skips the tumour case.
+``--smoke``: as ``--quick``, at a tiny size, and the sweep with ``>.`` only.
 """
 from __future__ import annotations
 
@@ -35,19 +36,25 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.abspath(__file__)
+from ._common import arguments, run_worker, tumour_program, worker_options
 
-CHAIN_TERMS = 2000
-CHAIN_SIZE = (1024, 1024)
-STRESS_SIZE = (64, 64, 64)
-STRESS_GROUPS = 683  # 6 tasks each: about 4,100 tasks
-SWEEP_SIZE = (240, 240, 155)  # x, y, z
-SWEEP_THRESHOLDS = 100
+MODULE = __spec__.name  # workers run this module again, in fresh processes
+
+FULL = {
+    "chain_terms": 2000,
+    "chain_size": (1024, 1024),
+    "stress_size": (64, 64, 64),
+    "stress_groups": 683,  # 6 tasks each: about 4,100 tasks
+    "sweep_size": (240, 240, 155),  # x, y, z
+    "thresholds": 100,
+    "sweep_ops": (">.", ">"),
+}
+SMOKE = {"chain_terms": 20, "chain_size": (64, 64), "stress_size": (16, 16, 16), "stress_groups": 10,
+         "sweep_size": (24, 24, 16), "thresholds": 5, "sweep_ops": (">.",)}
 
 
 # ---------------------------------------------------------------------------
@@ -60,7 +67,7 @@ def write_image(path, arr):
     sitk.WriteImage(sitk.GetImageFromArray(arr), path, path.endswith(".gz"))
 
 
-def chain_program(path, n=CHAIN_TERMS):
+def chain_program(path, n):
     terms = " | ".join(f"(x >. {k / n:.6g})" for k in range(n))
     return f'load img = "{path}"\nlet x = intensity(img)\nprint "v" volume({terms})\n'
 
@@ -73,7 +80,7 @@ def balanced_sum(names):
     return f"({balanced_sum(names[:mid])}) .+. ({balanced_sum(names[mid:])})"
 
 
-def stress_program(path, groups=STRESS_GROUPS):
+def stress_program(path, groups):
     """Per group: two light image operations, two heavy reductions and two
     cheap additions (one of the final sum)."""
     lines = [f'load img = "{path}"', "let x = intensity(img)"]
@@ -84,7 +91,7 @@ def stress_program(path, groups=STRESS_GROUPS):
     return "\n".join(lines) + "\n"
 
 
-def sweep_program(folder, ext, n=SWEEP_THRESHOLDS, op=">."):
+def sweep_program(folder, ext, n, op=">."):
     return (f'let counts = for path in dir("{folder}", "*{ext}") do\n'
             f"  let f = intensity(load(path)) in\n"
             f"  let lo = min(f) in\n"
@@ -93,34 +100,25 @@ def sweep_program(folder, ext, n=SWEEP_THRESHOLDS, op=">."):
             f'print "counts" counts\n')
 
 
-def tumour_program(folder):
-    from voxlogica_nb import data
-
-    path = data.write_demo("tumour", folder, size=data.PHANTOM_LARGE)
-    with open(path) as f:
-        text = f.read()
-    return text.replace('"phantom_', f'"{folder}/phantom_').replace('"out/', f'"{folder}/out/')
-
-
 def worker_data(opts):
     """Write the inputs (in a worker, so the driver's memory stays small:
     a child starts with the peak RSS of its parent)."""
     import numpy as np
 
-    from voxlogica_nb.data import phantom_flair
+    from voxlogica_nb.data import PHANTOM_LARGE, phantom_flair
 
-    tmp, ext = opts["tmp"], opts["ext"]
+    tmp, ext, sizes = opts["tmp"], opts["ext"], opts["sizes"]
     rng = np.random.default_rng(0)
     chain = os.path.join(tmp, "chain.nii")
-    write_image(chain, rng.random(CHAIN_SIZE[::-1], dtype=np.float32))
+    write_image(chain, rng.random(sizes["chain_size"][::-1], dtype=np.float32))
     stress = os.path.join(tmp, "stress.nii")
-    write_image(stress, rng.random(STRESS_SIZE[::-1], dtype=np.float32))
+    write_image(stress, rng.random(sizes["stress_size"][::-1], dtype=np.float32))
     sweep = os.path.join(tmp, "sweep")
     os.makedirs(sweep)
     for k in range(opts["volumes"]):
-        img = phantom_flair(size=SWEEP_SIZE, seed=k)
+        img = phantom_flair(size=tuple(sizes["sweep_size"]), seed=k)
         write_image(os.path.join(sweep, f"scan{k:02d}{ext}"), img.array)
-    tumour = tumour_program(os.path.join(tmp, "tumour")) if opts["tumour"] else None
+    tumour = tumour_program(os.path.join(tmp, "tumour"), PHANTOM_LARGE) if opts["tumour"] else None
     print(json.dumps({"chain": chain, "stress": stress, "sweep": sweep, "tumour": tumour}))
     return 0
 
@@ -191,17 +189,7 @@ def worker_numpy(opts):
 # ---------------------------------------------------------------------------
 
 def spawn(opts, tmp):
-    fd, path = tempfile.mkstemp(suffix=".json", dir=tmp)
-    with os.fdopen(fd, "w") as f:
-        json.dump(opts, f)  # programs are too long for a command line
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, HERE, "--worker", path], capture_output=True, text=True,
-                       timeout=3600)
-    if p.returncode != 0:
-        raise RuntimeError(f"worker failed ({p.returncode}):\n{p.stderr}")
-    r = json.loads(p.stdout.strip().splitlines()[-1])
-    r["wall"] = time.perf_counter() - t0
-    return r
+    return run_worker(MODULE, opts, tmp)
 
 
 def gb(n):
@@ -230,20 +218,24 @@ def store_vs_nocache(name, program, tmp):
           f"(target <= 1.2x each) {verdict(t <= 1.2 and m <= 1.2)}", flush=True)
 
 
-def sweep(folder, volumes, ext, tmp):
-    np_run = spawn({"mode": "numpy", "folder": folder, "thresholds": SWEEP_THRESHOLDS, "ext": ext}, tmp)
+def sweep(folder, volumes, ext, tmp, sizes):
+    n = sizes["thresholds"]
+    np_run = spawn({"mode": "numpy", "folder": folder, "thresholds": n, "ext": ext}, tmp)
     rows = {}
     for label, op, opts in (("store on", ">.", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
                             ("no cache", ">.", {"no_cache": True}),
                             ("store on, `>` for `>.`", ">", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
                             ("no cache, `>` for `>.`", ">", {"no_cache": True})):
-        r = spawn(dict(opts, mode="engine", program=sweep_program(folder, ext, op=op)), tmp)
+        if op not in sizes["sweep_ops"]:
+            continue
+        r = spawn(dict(opts, mode="engine", program=sweep_program(folder, ext, n, op=op)), tmp)
         if r["printed"] != np_run["printed"]:
             a, b = (eval(x["printed"][0][1]) for x in (r, np_run))
             diff = [(v, i, x, y) for v, (ra, rb) in enumerate(zip(a, b)) for i, (x, y) in enumerate(zip(ra, rb)) if x != y]
             raise AssertionError(f"the engine's counts differ from numpy's ({len(diff)} differ, first {diff[:3]})")
         rows[label] = r
-    print(f"threshold sweep: {volumes} {ext} volumes of {'x'.join(map(str, SWEEP_SIZE))} x {SWEEP_THRESHOLDS} thresholds "
+    size = "x".join(map(str, sizes["sweep_size"]))
+    print(f"threshold sweep: {volumes} {ext} volumes of {size} x {n} thresholds "
           f"({rows['store on']['tasks']} tasks in the table):")
     print(f"    numpy loop: {np_run['seconds']:.2f} s, CPU {np_run['cpu_run']:.2f} s, "
           f"peak RSS {gb(np_run['maxrss'])} (after imports {gb(np_run['rss_start'])})")
@@ -256,30 +248,36 @@ def sweep(folder, volumes, ext, tmp):
 
 
 def main(argv):
-    if argv[:1] == ["--worker"]:
-        with open(argv[1]) as f:
-            opts = json.load(f)
+    opts = worker_options(argv)
+    if opts is not None:
         return {"numpy": worker_numpy, "data": worker_data, "engine": worker_engine}[opts["mode"]](opts)
-    quick = "--quick" in argv
-    only = set(argv[argv.index("--only") + 1].split(",")) if "--only" in argv else None
+    ap = arguments(__doc__)
+    ap.add_argument("--quick", action="store_true", help="4 volumes in the sweep, no tumour case")
+    ap.add_argument("--volumes", type=int, help="volumes in the sweep (default 10, 4 with --quick)")
+    ap.add_argument("--format", default=".nii.gz", choices=(".nii.gz", ".nii"), help="the sweep's files")
+    ap.add_argument("--only", help="cases to run, of chain,stress,tumour,sweep (default all)")
+    args = ap.parse_args(argv)
+    quick, ext, sizes = args.quick or args.smoke, args.format, SMOKE if args.smoke else FULL
+    only = set(args.only.split(",")) if args.only else None
     want = (lambda name: only is None or name in only)
-    volumes = int(argv[argv.index("--volumes") + 1]) if "--volumes" in argv else 4 if quick else 10
-    ext = argv[argv.index("--format") + 1] if "--format" in argv else ".nii.gz"
+    volumes = args.volumes if args.volumes is not None else 1 if args.smoke else 4 if quick else 10
     tmp = tempfile.mkdtemp(prefix="voxlogica-bench-memory-")
     try:
         paths = spawn({"mode": "data", "tmp": tmp, "ext": ext, "volumes": volumes if want("sweep") else 0,
-                       "tumour": want("tumour") and not quick}, tmp)
+                       "tumour": want("tumour") and not quick, "sizes": sizes}, tmp)
         print(f"{os.cpu_count()} CPUs; each case in a fresh process", flush=True)
         if want("chain"):
-            store_vs_nocache(f"| chain of {CHAIN_TERMS} thresholds, {CHAIN_SIZE[0]}x{CHAIN_SIZE[1]} image",
-                             chain_program(paths["chain"]), tmp)
+            w, h = sizes["chain_size"]
+            store_vs_nocache(f"| chain of {sizes['chain_terms']} thresholds, {w}x{h} image",
+                             chain_program(paths["chain"], sizes["chain_terms"]), tmp)
         if want("stress"):
-            store_vs_nocache(f"stress program, {STRESS_GROUPS} groups on a {'x'.join(map(str, STRESS_SIZE))} image",
-                             stress_program(paths["stress"]), tmp)
+            store_vs_nocache(f"stress program, {sizes['stress_groups']} groups on a "
+                             f"{'x'.join(map(str, sizes['stress_size']))} image",
+                             stress_program(paths["stress"], sizes["stress_groups"]), tmp)
         if want("tumour") and not quick:
             store_vs_nocache("tumour example, full-size phantom", paths["tumour"], tmp)
         if want("sweep"):
-            sweep(paths["sweep"], volumes, ext, tmp)
+            sweep(paths["sweep"], volumes, ext, tmp, sizes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -1,4 +1,4 @@
-"""Notebook layer benchmarks (not collected by pytest): ``python tests/bench/notebook.py``.
+"""Notebook layer benchmarks: ``python -m tests.bench.notebook [--smoke]``.
 
 * ``%load_ext voxlogica_nb`` in a fresh process (import cost), against
   starting the same interpreter with IPython alone.
@@ -13,10 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import best  # noqa: E402
+from ._common import arguments, best
 
 
 def fresh(code: str) -> float:
@@ -25,18 +23,18 @@ def fresh(code: str) -> float:
     return time.perf_counter() - t0
 
 
-def load_ext_cost():
+def load_ext_cost(repeat):
     base = "from IPython.core.interactiveshell import InteractiveShell; ip = InteractiveShell.instance()"
     with tempfile.TemporaryDirectory() as cache:
         ext = base + (f"; import os; os.environ['VOXLOGICA_CACHE_DIR'] = {cache!r}"
                       "; ip.run_line_magic('load_ext', 'voxlogica_nb')")
-        b = min(fresh(base) for _ in range(3))
-        t = min(fresh(ext) for _ in range(3))
+        b = min(fresh(base) for _ in range(repeat))
+        t = min(fresh(ext) for _ in range(repeat))
     print(f"%load_ext voxlogica_nb: {t - b:.3f} s on top of IPython start-up ({b:.3f} s); "
           f"ratio {t / b:.2f}x")
 
 
-def magic_overhead():
+def magic_overhead(repeat):
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
@@ -53,15 +51,15 @@ def magic_overhead():
             ip.run_cell_magic("voxlogica", "", program)
 
     session = m.session
-    t_api, med_api = best(lambda: session.run(program))
-    t_mag, med_mag = best(by_magic)
+    t_api, med_api, _ = best(lambda: session.run(program), repeat)
+    t_mag, med_mag, _ = best(by_magic, repeat)
     print(f"10-task program: Session.run {t_api * 1e3:.1f} ms, %%voxlogica with progress and display "
           f"{t_mag * 1e3:.1f} ms (medians {med_api * 1e3:.1f} / {med_mag * 1e3:.1f} ms); "
           f"overhead {(t_mag - t_api) * 1e3:.1f} ms, ratio {t_mag / t_api:.1f}x")
     return ip
 
 
-def progress_rate(ip):
+def progress_rate(ip, tasks):
     from voxlogica_nb.notebook import progress as nbprogress
 
     sent = []
@@ -74,9 +72,9 @@ def progress_rate(ip):
             sent.append(time.perf_counter())
 
     nbprogress.WidgetProgress.refresh = counting
-    # 10,000 light tasks: a chain over a small image, no store writes.
+    # light tasks: a chain over a small image, no store writes.
     program = "load a = \"pic.png\"\nlet x0 = intensity(a)\n" + "\n".join(
-        f"let x{i} = x{i - 1} + 1" for i in range(1, 10_000)) + "\nprint \"m\" max(x9999)"
+        f"let x{i} = x{i - 1} + 1" for i in range(1, tasks)) + f"\nprint \"m\" max(x{tasks - 1})"
     from voxlogica_nb import data
     from IPython.utils.capture import capture_output
 
@@ -88,14 +86,16 @@ def progress_rate(ip):
             ip.run_cell_magic("voxlogica", "--no-cache", program)
         t = time.perf_counter() - t0
     nbprogress.WidgetProgress.refresh = real
-    print(f"10,000-task run: {t:.2f} s, {len(sent)} widget updates ({len(sent) / t:.1f} per second; "
+    print(f"{tasks:,}-task run: {t:.2f} s, {len(sent)} widget updates ({len(sent) / t:.1f} per second; "
           f"limit {nbprogress.RATE})")
 
 
-def main():
-    load_ext_cost()
-    ip = magic_overhead()
-    progress_rate(ip)
+def main(argv=None):
+    args = arguments(__doc__).parse_args(argv)
+    repeat, tasks = (1, 300) if args.smoke else (3, 10_000)
+    load_ext_cost(repeat)
+    ip = magic_overhead(repeat)
+    progress_rate(ip, tasks)
 
 
 if __name__ == "__main__":

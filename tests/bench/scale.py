@@ -1,4 +1,4 @@
-"""Scale benchmark (not collected by pytest): ``python tests/bench/scale.py``.
+"""Scale benchmark: ``python -m tests.bench.scale [--smoke]``.
 
 Reduce and run programs of 10,000 and 100,000 tasks written as text, and a
 ``for`` over 20,000 elements (100,000 cheap tasks). The growth from 10k to
@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 
 import voxlogica_nb as vx
+
+from ._common import arguments
 
 
 def chain(n):
@@ -25,15 +27,18 @@ def timed(text):
     return t1 - t0, time.perf_counter() - t1
 
 
-def main():
-    small, large = timed(chain(10_000)), timed(chain(100_000))
-    print(f"text, 10k tasks: reduce {small[0]:.2f} s, run {small[1]:.2f} s; 100k: reduce {large[0]:.2f} s, "
-          f"run {large[1]:.2f} s; growth {sum(large) / sum(small):.1f}x (target <= 11x, <= 2 s)")
-    for n in (2_000, 20_000):
+def main(argv=None):
+    args = arguments(__doc__).parse_args(argv)
+    n_small, n_large = (200, 2_000) if args.smoke else (10_000, 100_000)
+    small, large = timed(chain(n_small)), timed(chain(n_large))
+    print(f"text, {n_small:,} tasks: reduce {small[0]:.2f} s, run {small[1]:.2f} s; {n_large:,}: "
+          f"reduce {large[0]:.2f} s, run {large[1]:.2f} s; growth {sum(large) / sum(small):.1f}x "
+          f"(target <= 11x, <= 2 s)")
+    for n in (n_small // 5, n_large // 5):
         s = vx.Session(no_cache=True)
         t0 = time.perf_counter()
         s.run(f'print "v" for i in range(0, {n}) do (i + 1) * 2 - 1 + i / 2')
-        print(f"for over {n} elements ({5 * n} cheap tasks): {time.perf_counter() - t0:.2f} s")
+        print(f"for over {n:,} elements ({5 * n:,} cheap tasks): {time.perf_counter() - t0:.2f} s")
 
 
 if __name__ == "__main__":

@@ -144,12 +144,12 @@ def bench_dataset(tmp, files, shape, repeat):
     changed, _, p = cli(args)
     computed = re.search(r"computed (\d+)", p.stderr).group(1)  # the progress line
     # one scan's pipeline (and the loops around it): a cold run over a folder of that scan alone
-    alone = os.path.join(tmp, "alone")
+    alone = os.path.join(tmp, "one-scan")
     os.makedirs(alone)
     os.link(os.path.join(folder, "scan0007.nii.gz"), os.path.join(alone, "scan0007.nii.gz"))
     with open(prog, "w") as f:
         f.write(dataset_program(alone))
-    p = cli(["run", prog, "--cache-dir", os.path.join(tmp, "alone-store")])[2]
+    p = cli(["run", prog, "--cache-dir", os.path.join(tmp, "one-scan-store")])[2]
     expected = re.search(r"computed (\d+)", p.stderr).group(1)
     print(f"4. dataset of {files:,} scans {shape}: warm re-run {warm:.3f} s (cold {cold:.2f} s; target <= 0.5 s); "
           f"after changing one file {changed:.2f} s, computed {computed} tasks "
