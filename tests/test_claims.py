@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from _build import run_python
 from voxlogica_nb.engine.claims import CancelEvent, ClaimTable, WaitCancelled, WaitTimeout
 from voxlogica_nb.engine.diskstore import DiskStore
 
@@ -102,58 +103,37 @@ print(json.dumps(getattr(t, sys.argv[2])()))
 """
 
 
-def _py(code, *args, stdin=subprocess.DEVNULL):
-    return subprocess.Popen(
-        [sys.executable, "-c", code, *map(str, args)],
-        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def _holder(root, *specs):
-    p = _py(HOLDER, root, *specs, stdin=subprocess.PIPE)
+def _holder(procs, root, *specs):
+    p = procs.python(HOLDER, root, *specs, stdin=subprocess.PIPE)
     line = p.stdout.readline()
     assert line.strip() == "claimed", p.stderr.read()
     return p
 
 
-def _finish(p, timeout=15):
-    out, err = p.communicate(timeout=timeout)
-    assert p.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _kill(p):
-    if p.poll() is None:
-        p.kill()
-    if p.stdin is not None and p.stdin.closed:
-        p.stdin = None
-    p.communicate(timeout=10)
-
-
 # -- across processes --------------------------------------------------------
 
-def test_two_processes_compute_once(tmp_path):
+def test_two_processes_compute_once(tmp_path, procs):
     log = tmp_path / "executions.log"
-    procs = [_py(RUNNER, tmp_path / "cache", TID, log, 0.5, "none") for _ in range(2)]
-    results = [_finish(p) for p in procs]
+    runners = [procs.python(RUNNER, tmp_path / "cache", TID, log, 0.5, "none") for _ in range(2)]
+    results = [procs.result(p) for p in runners]
     assert log.read_text().count("\n") == 1
     assert all(r["value"]["answer"] == 42 for r in results)
     assert results[0]["value"] == results[1]["value"]
     assert sorted(r["how"] for r in results) in (["computed", "waited"], ["computed", "loaded"])
 
 
-def test_holder_killed_waiter_takes_over(tmp_path):
+def test_holder_killed_waiter_takes_over(tmp_path, procs):
     root, log = tmp_path / "cache", tmp_path / "executions.log"
-    holder = _py(RUNNER, root, TID, log, 60, "none")
+    holder = procs.python(RUNNER, root, TID, log, 60, "none")
     assert holder.stdout.readline().strip() == "claimed"
-    waiter = _py(RUNNER, root, TID, log, 0.0, "none")
+    waiter = procs.python(RUNNER, root, TID, log, 0.0, "none")
     assert waiter.stdout.readline().strip() == "waiting"
     time.sleep(0.1)  # let it block in flock
     killed = time.time()
     os.kill(holder.pid, signal.SIGKILL)
-    res = _finish(waiter, timeout=60)
+    res = procs.result(waiter, timeout=60)
     assert res["acquired"] - killed < 5  # woken by the holder's death, not by a poll
-    _kill(holder)
+    procs.kill(holder)
     assert res["how"] == "took-over"
     assert res["value"]["by"] == waiter.pid
     assert res["previous"]["pid"] == holder.pid  # the dead runner's record was seen
@@ -162,20 +142,20 @@ def test_holder_killed_waiter_takes_over(tmp_path):
     assert DiskStore(root).failure(TID) is None  # a crash is "not done", never "failed"
 
 
-def test_sweep_after_sigkill_and_running(tmp_path):
+def test_sweep_after_sigkill_and_running(tmp_path, procs):
     locks = tmp_path / "locks"
     ids = ["01" + "a" * 62, "02" + "b" * 62, "03" + "c" * 62, "04" + "d" * 62]
-    doomed = _holder(locks, f"near:{ids[0]}", f"dt:{ids[1]}", f"dt:{ids[2]}")
-    alive = _holder(locks, f"label:{ids[3]}")
+    doomed = _holder(procs, locks, f"near:{ids[0]}", f"dt:{ids[1]}", f"dt:{ids[2]}")
+    alive = _holder(procs, locks, f"label:{ids[3]}")
     try:
-        running = _finish(_py(INSPECT, locks, "running"))
+        running = procs.result(procs.python(INSPECT, locks, "running"))
         assert sorted(r["pid"] for r in running) == sorted([doomed.pid] * 3 + [alive.pid])
         assert {r["host"] for r in running} == {socket.gethostname()}
         assert all(r["session"] == "holder-session" and r["process_start"] for r in running)
 
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
-        cleared = _finish(_py(INSPECT, locks, "sweep"))
+        cleared = procs.result(procs.python(INSPECT, locks, "sweep"))
         assert len(cleared) == 3
         assert sorted(r["op"] for r in cleared) == ["dt", "dt", "near"]
         assert {r["pid"] for r in cleared} == {doomed.pid}
@@ -183,9 +163,9 @@ def test_sweep_after_sigkill_and_running(tmp_path):
             assert not (locks / tid[:2] / (tid + ".owner")).exists()
             assert (locks / tid[:2] / (tid + ".lock")).exists()  # lock files stay
         # the live holder was neither swept nor hidden
-        running = _finish(_py(INSPECT, locks, "running"))
+        running = procs.result(procs.python(INSPECT, locks, "running"))
         assert [(r["pid"], r["op"]) for r in running] == [(alive.pid, "label")]
-        assert _finish(_py(INSPECT, locks, "sweep")) == []
+        assert procs.result(procs.python(INSPECT, locks, "sweep")) == []
         t = ClaimTable(locks)
         assert t.holder(ids[3])["pid"] == alive.pid
         assert t.holder(ids[0]) is None
@@ -193,14 +173,14 @@ def test_sweep_after_sigkill_and_running(tmp_path):
         assert c is not None
         c.release()
     finally:
-        _kill(doomed)
+        procs.kill(doomed)
         alive.stdin.close()
-        _kill(alive)
+        procs.kill(alive)
 
 
-def test_wait_timeout_names_holder(tmp_path):
+def test_wait_timeout_names_holder(tmp_path, procs):
     locks = tmp_path / "locks"
-    p = _holder(locks, f"dt:{TID}")
+    p = _holder(procs, locks, f"dt:{TID}")
     try:
         t = ClaimTable(locks)
         assert t.try_acquire(TID, "dt") is None
@@ -221,12 +201,12 @@ def test_wait_timeout_names_holder(tmp_path):
         c2 = other.acquire(TID, "dt", timeout=5)
         c2.release()
     finally:
-        _kill(p)
+        procs.kill(p)
 
 
-def test_cancel_wakes_waiter(tmp_path):
+def test_cancel_wakes_waiter(tmp_path, procs):
     locks = tmp_path / "locks"
-    p = _holder(locks, f"dt:{TID}")
+    p = _holder(procs, locks, f"dt:{TID}")
     try:
         t = ClaimTable(locks)
         for ev in (CancelEvent(), threading.Event()):
@@ -240,7 +220,7 @@ def test_cancel_wakes_waiter(tmp_path):
             t.acquire(TID, "dt", cancel=ev)
     finally:
         p.stdin.close()
-        _kill(p)
+        procs.kill(p)
 
 
 def _fork_child(conn):
@@ -259,13 +239,9 @@ def test_forked_child_does_not_keep_claims(tmp_path):
         assert parent.recv() == "ready"
         c.release()
         # while the forked child still lives, another process can claim the task
-        out = subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from voxlogica_nb.engine.claims import ClaimTable;"
-             "c = ClaimTable(sys.argv[1]).try_acquire(sys.argv[2], 'op'); print(c is not None)",
-             str(tmp_path / "locks"), TID],
-            capture_output=True, text=True, timeout=15,
-        )
+        out = run_python("import sys; from voxlogica_nb.engine.claims import ClaimTable;"
+                         "c = ClaimTable(sys.argv[1]).try_acquire(sys.argv[2], 'op'); print(c is not None)",
+                         tmp_path / "locks", TID, timeout=15)
         assert out.stdout.strip() == "True", out.stderr
     finally:
         parent.send("bye")
@@ -328,17 +304,85 @@ def test_thread_acquire_waits_for_thread(tmp_path):
     t.acquire(TID, "op", timeout=2).release()
 
 
+def _lock(locks, tid):
+    return locks / tid[:2] / (tid + ".lock")
+
+
+def _alive(locks):
+    return sorted(p.name for p in (locks / ".alive").iterdir()) if (locks / ".alive").exists() else []
+
+
 def test_release_all_and_owner_record(tmp_path):
-    t = ClaimTable(tmp_path / "locks", session_id="k1")
+    locks = tmp_path / "locks"
+    t = ClaimTable(locks, session_id="k1")
     ids = [f"{i:02x}" + "0" * 62 for i in range(3)]
     for i in ids:
         t.try_acquire(i, "op")
-    rec = json.loads((tmp_path / "locks" / ids[0][:2] / (ids[0] + ".owner")).read_text())
+    rec = json.loads(_lock(locks, ids[0]).read_text())  # the record lives in the lock file
     assert rec["pid"] == os.getpid() and rec["session"] == "k1" and rec["op"] == "op"
     assert abs(rec["process_start"] - time.time()) < 24 * 3600 * 365
     assert len(t.running()) == 3
     assert t.release_all() == 3
+    assert all(_lock(locks, i).stat().st_size == 0 for i in ids)  # emptied, kept
     assert t.running() == [] and t.sweep() == []
+    # a claim wrote no other file than its lock file; the table one presence file
+    files = sorted(str(p.relative_to(locks)) for p in locks.rglob("*") if p.is_file())
+    assert files == sorted([".inuse", f".alive/{_alive(locks)[0]}"] + [f"{i[:2]}/{i}.lock" for i in ids])
+    t.close()
+    assert _alive(locks) == []  # closed with every record emptied: nothing to sweep
+
+
+def test_sweep_reads_lock_files_only_after_a_process_ended(tmp_path):
+    locks = tmp_path / "locks"
+    t = ClaimTable(locks)
+    t.try_acquire(TID, "op").release()
+    stale = {"task_id": TID, "op": "dt", "pid": 1, "started": 1.0}
+    _lock(locks, TID).write_text(json.dumps(stale))  # a record nobody holds
+    assert t.sweep() == []  # no process ended: the lock files are not read
+    t.close()
+    assert _alive(locks) == []
+    # a process that ends without emptying its records leaves its presence file
+    code = ("import sys, os; from voxlogica_nb.engine.claims import ClaimTable;"
+            "t = ClaimTable(sys.argv[1]); t.try_acquire(sys.argv[2], 'near'); os._exit(0)")
+    other = "cd" + "e" * 62
+    assert run_python(code, locks, other).returncode == 0
+    assert len(_alive(locks)) == 1
+    t2 = ClaimTable(locks)
+    cleared = t2.sweep()
+    assert sorted(r["op"] for r in cleared) == ["dt", "near"]  # every record whose owner is gone
+    assert _alive(locks) == [] and _lock(locks, other).stat().st_size == 0
+    assert t2.sweep() == [] and t2.running() == []
+
+
+def test_a_record_that_cannot_be_emptied_is_swept_after_close(tmp_path, monkeypatch):
+    locks = tmp_path / "locks"
+    t = ClaimTable(locks)
+    c = t.try_acquire(TID, "dt")
+    real = os.ftruncate
+
+    def failing(fd, n):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "ftruncate", failing)
+    c.release()
+    monkeypatch.setattr(os, "ftruncate", real)
+    assert _lock(locks, TID).stat().st_size > 0 and t.running() == []
+    t.close()
+    assert len(_alive(locks)) == 1  # kept: a sweep must look
+    assert [r["op"] for r in ClaimTable(locks).sweep()] == ["dt"]
+    assert _alive(locks) == []
+
+
+def test_takeover_sees_the_previous_record_and_overwrites_it(tmp_path):
+    locks = tmp_path / "locks"
+    t = ClaimTable(locks)
+    t.try_acquire(TID, "x").release()
+    long_record = {"task_id": TID, "op": "y" * 500, "pid": 1}
+    _lock(locks, TID).write_text(json.dumps(long_record))
+    c = t.try_acquire(TID, "z")
+    assert c.previous == long_record
+    assert json.loads(_lock(locks, TID).read_text())["op"] == "z"  # no tail of the longer record
+    c.release()
 
 
 def test_gc_only_when_unused(tmp_path):
@@ -383,11 +427,11 @@ print(len(threading.enumerate()), flush=True)
 """
 
 
-def test_ctrl_c_interrupts_wait_and_abandoned_helper_gives_back(tmp_path):
+def test_ctrl_c_interrupts_wait_and_abandoned_helper_gives_back(tmp_path, procs):
     locks = tmp_path / "locks"
     t = ClaimTable(locks)
     c = t.try_acquire(TID, "dt")
-    p = _py(INTERRUPTED, locks, TID, stdin=subprocess.PIPE)
+    p = procs.python(INTERRUPTED, locks, TID, stdin=subprocess.PIPE)
     try:
         word, seconds = p.stdout.readline().split()
         assert word == "interrupted" and float(seconds) < 2  # from Ctrl-C to the exception
@@ -396,4 +440,4 @@ def test_ctrl_c_interrupts_wait_and_abandoned_helper_gives_back(tmp_path):
         p.stdin.flush()
         assert p.stdout.readline().strip() == "1"  # the helper thread has ended
     finally:
-        _kill(p)
+        procs.kill(p)

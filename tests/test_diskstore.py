@@ -6,13 +6,13 @@ import os
 import joblib
 import stat
 import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from _build import Recorder, run_python
 from voxlogica_nb.engine.diskstore import DiskStore, default_root
 from voxlogica_nb.engine.store import MISSING
 from voxlogica_nb.image import Image
@@ -27,14 +27,6 @@ def _files(store, tid):
     return d / store.meta(tid)["file"], d / (tid + ".json")
 
 
-class Recorder:
-    def __init__(self):
-        self.messages = []
-
-    def __call__(self, msg, *args, **kwargs):
-        self.messages.append(str(msg))
-
-
 # -- basics -------------------------------------------------------------------
 
 def test_roundtrip_and_meta(tmp_path):
@@ -46,15 +38,14 @@ def test_roundtrip_and_meta(tmp_path):
     assert s.get(B) == {"k": [1, "x"], "t": (True, None)}
     m = s.meta(A)
     assert m["op"] == "scalar.add" and m["version"] == 2 and m["seconds"] == 0.01
-    assert m["type"] == "float" and m["bytes"] == _files(s, A)[0].stat().st_size
+    assert m["type"] == "float" and 0 < m["bytes"] < 100 and "file" not in m and "inline" not in m
     assert "crc32" in m and abs(m["created"] - time.time()) < 60
     # visible to another instance (and process) at once
     assert DiskStore(tmp_path / "c").get(A) == 3.5
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys; from voxlogica_nb.engine.diskstore import DiskStore;"
-         f"print(DiskStore(sys.argv[1]).get('{B}')['k'])", str(tmp_path / "c")],
-        capture_output=True, text=True, timeout=20)
-    assert out.stdout.strip() == "[1, 'x']", out.stderr
+    out = run_python("import sys; from voxlogica_nb.engine.diskstore import DiskStore;"
+                     f"s = DiskStore(sys.argv[1]); print(s.get('{B}')['k'], s.get('{A}'))", tmp_path / "c",
+                     timeout=20)
+    assert out.stdout.strip() == "[1, 'x'] 3.5", out.stderr
     info = s.info()
     assert info["count"] == 2 and info["failures"] == 0 and info["bytes"] > 0
     assert info["root"] == str(tmp_path / "c")  # the folder users name, not its versioned inside
@@ -77,17 +68,53 @@ def test_large_image_is_memory_mapped_read_only(tmp_path):
     assert not isinstance(s.get(B), np.memmap)
 
 
+BIG = np.arange(1000.0)  # 8 kB: a value file of its own
+#: values that live in their record: as JSON, or pickled
+SMALL = [3.5, float("nan"), -0.0, 7, True, "x", None, (1, 2), np.float32(2.5), np.arange(4), {"k": [True]},
+         10 ** 5000]
+
+
+def same(a, b):
+    return type(a) is type(b) and (np.array_equal(a, b, equal_nan=True) if isinstance(a, (float, np.ndarray))
+                                   else a == b)
+
+
 def test_layout_is_sharded(tmp_path):
     s = DiskStore(tmp_path)
-    s.put(A, 1, {})
+    shard = tmp_path / "v1" / "objects" / "ab"
+    s.put(A, BIG, {})
     s.put_failure(B, {"op": "x", "message": "boom"})
-    names = sorted((p.name for p in (tmp_path / "v1" / "objects" / "ab").iterdir()), key=lambda n: n.endswith(".pkl"))
+    names = sorted((p.name for p in shard.iterdir()), key=lambda n: n.endswith(".pkl"))
     assert len(names) == 2 and names[0] == A + ".json"
     assert names[1].startswith(A + ".") and names[1].endswith(".pkl")
     assert s.meta(A)["file"] == names[1]
-    s.put(A, 2, {})  # overwriting leaves one value file
-    assert len(list((tmp_path / "v1" / "objects" / "ab").iterdir())) == 2 and s.get(A) == 2
+    s.put(A, BIG + 1, {})  # overwriting leaves one value file
+    assert len(list(shard.iterdir())) == 2 and s.get(A)[0] == 1
     assert (tmp_path / "v1" / "failures" / "cd" / (B + ".json")).is_file()
+    s.put(A, 2, {})  # a small value lives in its record: the value file goes
+    assert [p.name for p in shard.iterdir()] == [A + ".json"] and s.get(A) == 2
+    s.put(A, BIG, {})
+    assert len(list(shard.iterdir())) == 2 and np.array_equal(s.get(A), BIG)
+
+
+@pytest.mark.parametrize("value", SMALL, ids=lambda v: type(v).__name__)
+def test_small_values_live_in_their_record(tmp_path, value):
+    s = DiskStore(tmp_path)
+    s.put(A, value, {"op": "x"})
+    assert [p.name for p in (s.objects / "ab").iterdir()] == [A + ".json"]
+    for reader in (s, DiskStore(tmp_path)):
+        assert same(reader.get(A), value)
+    assert s.info()["bytes"] == (s.objects / "ab" / (A + ".json")).stat().st_size
+    assert s.meta(A).keys() >= {"type", "bytes", "crc32", "created"}
+    assert not s.meta(A).keys() & {"value", "inline", "file"}  # metadata only
+
+
+def test_inline_limit(tmp_path):
+    s = DiskStore(tmp_path, inline_max_bytes=100)
+    s.put(A, np.arange(4.0), {})  # ~200 bytes pickled
+    s.put(B, 1.0, {})
+    assert "file" in s.meta(A) and "file" not in s.meta(B)
+    assert np.array_equal(s.get(A), np.arange(4.0)) and s.get(B) == 1.0
 
 
 # -- corruption -----------------------------------------------------------------
@@ -119,6 +146,47 @@ def test_corrupt_entry_is_discarded(tmp_path, damage):
     assert np.array_equal(fresh.get(A).array, value.array)
 
 
+@pytest.mark.parametrize("damage", ["truncate", "garbage-same-size", "not-decodable", "wrong-size", "bad-meta",
+                                    "not-a-dict"])
+@pytest.mark.parametrize("value", [(1.5, "x"), 2.5], ids=["pickled", "json"])
+def test_corrupt_entry_in_its_record_is_discarded(tmp_path, damage, value):
+    import base64
+    import json
+
+    s = DiskStore(tmp_path)
+    s.put(A, value, {"op": "x"})
+    js = s.objects / A[:2] / (A + ".json")
+    rec = json.loads(js.read_bytes())
+    if damage == "truncate":
+        js.write_bytes(js.read_bytes()[: js.stat().st_size // 2])
+    elif damage == "garbage-same-size":
+        if "inline" in rec:
+            data = bytearray(base64.b64decode(rec["inline"]))
+            data[len(data) // 2] ^= 0xFF
+            rec["inline"] = base64.b64encode(bytes(data)).decode()
+        else:
+            rec["value"] = 3.5
+        js.write_text(json.dumps(rec))
+    elif damage == "not-decodable":
+        if "inline" in rec:
+            rec["inline"] = "%%%" + rec["inline"]
+        else:
+            rec["value"] = [2.5]
+        js.write_text(json.dumps(rec))
+    elif damage == "wrong-size":
+        rec["bytes"] += 1
+        js.write_text(json.dumps(rec))
+    elif damage == "bad-meta":
+        js.write_text("{not json")
+    else:
+        js.write_text("[1, 2]")
+    fresh = DiskStore(tmp_path)
+    assert fresh.get(A) is MISSING
+    assert not js.exists() and not fresh.contains(A) and fresh.info()["count"] == 0
+    fresh.put(A, value, {"op": "x"})
+    assert DiskStore(tmp_path).get(A) == value
+
+
 def test_garbage_with_matching_meta_never_crashes(tmp_path, monkeypatch):
     # even if the metadata agrees with a garbage value file (same size, same
     # CRC), the failing joblib.load is caught and the entry discarded
@@ -138,7 +206,7 @@ def test_garbage_with_matching_meta_never_crashes(tmp_path, monkeypatch):
     s = DiskStore(tmp_path)
     junks = (b"", b"\x80\x05\x95garbage", np.random.default_rng(3).bytes(5000), b"cos\nsystem\n")
     for junk in junks:
-        s.put(A, 1, {})
+        s.put(A, BIG, {})
         pkl, js = _files(s, A)  # the value file the metadata names now
         pkl.write_bytes(junk)
         m = json.loads(js.read_text())
@@ -148,6 +216,20 @@ def test_garbage_with_matching_meta_never_crashes(tmp_path, monkeypatch):
         assert DiskStore(tmp_path).get(A) is MISSING
         assert loaded == [str(pkl)]  # size and CRC passed: the load itself failed
         assert not js.exists() and not pkl.exists()
+    assert s.info()["count"] == 0
+    # the same with the value inside its record
+    import base64
+
+    for junk in junks:
+        s.put(A, (1,), {})
+        js = s.objects / A[:2] / (A + ".json")
+        m = json.loads(js.read_text())
+        m.update(inline=base64.b64encode(junk).decode(), bytes=len(junk), crc32=zlib.crc32(junk))
+        js.write_text(json.dumps(m))
+        loaded.clear()
+        assert DiskStore(tmp_path).get(A) is MISSING
+        assert len(loaded) == 1  # size and CRC passed: the load itself failed
+        assert not js.exists()
     assert s.info()["count"] == 0
     s.put(A, 5, {})
     assert DiskStore(tmp_path).get(A) == 5
@@ -162,13 +244,12 @@ for i in range(25):
 """
 
 
-def test_concurrent_overwrites_never_hide_or_mix_values(tmp_path):
+def test_concurrent_overwrites_never_hide_or_mix_values(tmp_path, procs):
     # two processes overwrite one entry ("force", or unclaimed cheap values)
     # while this process reads: every read sees one complete committed value
     s = DiskStore(tmp_path)
     s.put(A, np.full(300_000, 0.0), {})
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), A, str(k)])
-               for k in (1.0, 2.0)]
+    writers = [procs.python(WRITER, tmp_path, A, k) for k in (1.0, 2.0)]
     r = DiskStore(tmp_path)
     seen, missing = set(), 0
     while any(w.poll() is None for w in writers):
@@ -183,6 +264,35 @@ def test_concurrent_overwrites_never_hide_or_mix_values(tmp_path):
     assert s.get(A)[0] in (1.0, 2.0) and seen
     # racing writers may leave an unreferenced value file; prune removes it
     s.prune(older_than_seconds=None)
+
+
+SMALL_WRITER = r"""
+import sys
+from voxlogica_nb.engine.diskstore import DiskStore
+s = DiskStore(sys.argv[1])
+k = float(sys.argv[3])
+for i in range(300):
+    s.put(sys.argv[2], (k, k * 2, "x" * int(k)), {})
+"""
+
+
+def test_concurrent_small_overwrites_never_hide_or_mix_values(tmp_path, procs):
+    s = DiskStore(tmp_path)
+    s.put(A, (0.0, 0.0, ""), {})
+    writers = [procs.python(SMALL_WRITER, tmp_path, A, k) for k in (1.0, 2.0)]
+    r = DiskStore(tmp_path)
+    seen, missing = set(), 0
+    while any(w.poll() is None for w in writers):
+        v = r.get(A)
+        if v is MISSING:
+            missing += 1
+        else:
+            assert v[1] == 2 * v[0] and v[2] == "x" * int(v[0])
+            seen.add(v[0])
+    assert missing == 0 and seen <= {0.0, 1.0, 2.0}
+    assert all(w.returncode == 0 for w in writers)
+    assert s.get(A)[0] in (1.0, 2.0)
+    assert [p.name for p in (s.objects / A[:2]).iterdir()] == [A + ".json"]
 
 
 # -- not writable -----------------------------------------------------------------
@@ -237,8 +347,9 @@ def test_unpicklable_value_warns_and_does_not_raise(tmp_path):
     rec = Recorder()
     s = DiskStore(tmp_path, warn=rec)
     s.put(A, threading.Lock(), {})
-    assert s.get(A) is MISSING and len(rec.messages) == 1
-    assert not any(p.name.endswith(".tmp") for p in (s.objects / "ab").iterdir())
+    s.put(B, [np.zeros(10_000), threading.Lock()], {})  # fails once it has spilled to a file
+    assert s.get(A) is MISSING and s.get(B) is MISSING and len(rec.messages) == 2
+    assert [p for p in s.objects.rglob("*") if p.is_file()] == []
     s.put(B, 1, {})
     assert s.get(B) == 1
 
@@ -330,14 +441,13 @@ def test_prune_lru_and_age(tmp_path):
     assert r["removed"] == 2 and [s.contains(t) for t in ids] == [True, False, False, False, False]
 
 
-def test_prune_keeps_lock_files_while_store_in_use(tmp_path):
+def test_prune_keeps_lock_files_while_store_in_use(tmp_path, procs):
     s = DiskStore(tmp_path)
     s.claims.try_acquire(A, "x").release()
     lock = s.root / "locks" / A[:2] / (A + ".lock")
-    p = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from voxlogica_nb.engine.diskstore import DiskStore;"
-         "s = DiskStore(sys.argv[1]); print('open', flush=True); sys.stdin.read()", str(tmp_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = procs.python("import sys; from voxlogica_nb.engine.diskstore import DiskStore;"
+                     "s = DiskStore(sys.argv[1]); print('open', flush=True); sys.stdin.read()", tmp_path,
+                     stdin=subprocess.PIPE)
     try:
         assert p.stdout.readline().strip() == "open"
         assert s.prune()["lock_files"] is None and lock.exists()
@@ -387,3 +497,46 @@ def test_cache_commands(tmp_path):
     assert cache_command(s, ["clear"]) == "removed 0 value(s) (0 B) and 1 failure record(s)"
     with pytest.raises(ValueError):
         cache_command(s, ["frobnicate"])
+
+
+# -- one interface -------------------------------------------------------------------
+
+def test_every_store_implements_the_interface(tmp_path):
+    from voxlogica_nb.cache_admin import cache_command
+    from voxlogica_nb.engine.store import MemoryStore, NullStore, Store
+
+    with pytest.raises(TypeError):
+        Store()  # the verbs are abstract
+    for s in (MemoryStore(), NullStore(), DiskStore(tmp_path)):
+        assert isinstance(s, Store)
+        s.put(A, np.zeros(1000), {"op": "x", "version": "1", "seconds": 0.5})
+        s.put_failure(B, {"op": "y", "message": "boom", "time": 1.0})
+        kept = not isinstance(s, NullStore)
+        assert s.contains(A) is kept and (s.get(A) is MISSING) is not kept
+        assert (s.meta(A) or {}).get("op") == ("x" if kept else None)
+        assert [f["op"] for f in s.failures()] == (["y"] if kept else [])
+        assert (s.failure(B) is not None) is kept
+        info = s.info()
+        assert info["count"] == kept and (info["bytes"] >= 8000) is kept and info["running"] == 0
+        assert s.running() == [] and s.sweep() == []
+        for words in (["info"], ["failures"], ["running"], ["sweep"]):
+            assert cache_command(s, words)
+        assert s.prune(max_bytes=0)["removed"] == kept and not s.contains(A)
+        s.put(A, 1.0, {})
+        assert s.clear()["removed"] == kept and s.failures() == []
+        s.close()
+    assert cache_command(MemoryStore(), ["info"]).startswith("no cache folder")
+
+
+def test_memory_store_prunes_least_recently_used_first():
+    from voxlogica_nb.engine.store import MemoryStore
+
+    s = MemoryStore()
+    ids = [f"{i:02x}" + "0" * 62 for i in range(3)]
+    for t in ids:
+        s.put(t, np.zeros(1000), {})
+        time.sleep(0.01)
+    s.get(ids[0])
+    r = s.prune(max_bytes=2 * 8000 + 500)
+    assert r["removed"] == 1 and [s.contains(t) for t in ids] == [True, False, True]
+    assert s.prune(older_than_seconds=3600)["removed"] == 0 and s.prune(older_than_seconds=0)["count"] == 0

@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _build import num, save, store_of
 from _storeprims import executions
 from voxlogica_nb.engine.diskstore import DiskStore
-from voxlogica_nb.image import Image
 
 HELPER = str(Path(__file__).with_name("_storeprims.py"))
 
@@ -48,46 +46,14 @@ def env(tmp_path):
     return e
 
 
-class Procs:
-    """Subprocesses started by a test; every one is killed at the end."""
-
-    def __init__(self):
-        self.procs = []
-
-    def start(self, env, opts=None, *, python_args=(), helper=HELPER, **kw):
-        p = subprocess.Popen([sys.executable, *python_args, str(helper), json.dumps(opts or kw)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.procs.append(p)
-        return p
-
-    def kill_all(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            for s in (p.stdout, p.stderr):
-                if s is not None:
-                    s.close()
-
-
-@pytest.fixture
-def procs():
-    ps = Procs()
-    try:
-        yield ps
-    finally:
-        ps.kill_all()
-
-
-def finish(p, timeout=30):
-    out, err = p.communicate(timeout=timeout)
-    assert p.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1]), err
+def start(procs, env, opts=None, *, python_args=(), helper=HELPER, **kw):
+    """``helper`` in a new process (of ``procs``), running what ``opts`` or ``kw`` say."""
+    return procs.script(helper, json.dumps(opts or kw), python_args=python_args, env=env)
 
 
 def run_fresh(procs, env, python_args=(), **kw):
     """Run a program in a new process; return (result dict, stderr)."""
-    return finish(procs.start(env, python_args=python_args, **kw))
+    return procs.finish(start(procs, env, python_args=python_args, **kw))
 
 
 def wait_for_line(path, what, op, n=1, timeout=15):
@@ -115,7 +81,7 @@ def wait_until_committed(engine, timeout=30):
     """A run returns once its values are known; its workers may still be
     committing them. Wait until they are done."""
     deadline = time.monotonic() + timeout
-    while engine._inflight or engine.store.claims.held():
+    while engine.busy() or engine.store.claims.held():
         if time.monotonic() > deadline:
             raise AssertionError("the engine's workers did not finish committing")
         time.sleep(0.01)
@@ -135,10 +101,10 @@ def snapshot(folder):
 def test_two_processes_same_program_compute_each_task_once(tmp_path, env, procs):
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
     barrier = [str(tmp_path / "barrier"), 2]
-    p1 = procs.start(env, program=DAG, cache_dir=cache, jobs=4, barrier=barrier)
-    p2 = procs.start(env, program=DAG, cache_dir=cache, jobs=4, barrier=barrier)
-    r1, _ = finish(p1)
-    r2, _ = finish(p2)
+    p1 = start(procs, env, program=DAG, cache_dir=cache, jobs=4, barrier=barrier)
+    p2 = start(procs, env, program=DAG, cache_dir=cache, jobs=4, barrier=barrier)
+    r1, _ = procs.finish(p1)
+    r2, _ = procs.finish(p2)
     assert r1["printed"] == DAG_PRINTED and r2["printed"] == DAG_PRINTED
     assert r1["failures"] == [] and r2["failures"] == []
     done = executions(log, "slowop")
@@ -154,13 +120,13 @@ def test_two_processes_same_program_compute_each_task_once(tmp_path, env, procs)
 def test_waiter_takes_over_when_runner_is_killed(tmp_path, env, procs):
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
     program = 'print "v" slowop(7)'
-    runner = procs.start(dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
+    runner = start(procs, dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
     wait_for_line(log, "start", "slowop")
-    waiter = procs.start(dict(env, VXT_SLEEP="0.2"), program=program, cache_dir=cache)
+    waiter = start(procs, dict(env, VXT_SLEEP="0.2"), program=program, cache_dir=cache)
     wait_for_line(log, "waiting", "slowop")  # blocked on the runner's claim
     runner.send_signal(signal.SIGKILL)
     runner.wait()
-    r, _ = finish(waiter)
+    r, _ = procs.finish(waiter)
     assert r["printed"] == {"v": "8.0"} and r["failures"] == []
     starts = executions(log, "slowop", "start")
     done = executions(log, "slowop", "done")
@@ -199,13 +165,13 @@ def test_waiter_reports_the_runners_failure_without_recomputing(tmp_path, env, p
     gate = tmp_path / "gate"
     env = dict(env, VXT_GATE=str(gate))
     program = 'print "x" gatedfail(4)\nprint "y" 1 + 1'
-    runner = procs.start(env, program=program, cache_dir=cache, helper=helper)
+    runner = start(procs, env, program=program, cache_dir=cache, helper=helper)
     wait_for_line(log, "start", "gatedfail", timeout=60)  # the runner holds the claim
-    waiter = procs.start(env, program=program, cache_dir=cache, helper=helper)
+    waiter = start(procs, env, program=program, cache_dir=cache, helper=helper)
     wait_for_line(log, "waiting", "gatedfail", timeout=60)  # the waiter is blocked on it
     gate.touch()  # now the runner fails, records the failure and releases the claim
-    r1, _ = finish(runner, timeout=60)
-    r2, _ = finish(waiter, timeout=60)
+    r1, _ = procs.finish(runner, timeout=60)
+    r2, _ = procs.finish(waiter, timeout=60)
     assert len(executions(log, "gatedfail", "start")) == 1  # the waiter did not run it again
     for r in (r1, r2):
         assert r["printed"] == {"y": "2.0"}
@@ -269,7 +235,6 @@ def test_two_runs_in_one_process_share_a_task_in_flight(tmp_path, store):
     import threading
 
     import voxlogica_nb as vx
-    from voxlogica_nb.engine.store import MemoryStore
 
     calls = []
     entered, gate = threading.Event(), threading.Event()
@@ -282,7 +247,7 @@ def test_two_runs_in_one_process_share_a_task_in_flight(tmp_path, store):
         return x + 1
 
     try:
-        engine = vx.Engine(DiskStore(tmp_path / "cache") if store == "disk" else MemoryStore(), jobs=2)
+        engine = vx.Engine(store_of(store, tmp_path), jobs=2)
         program = 'print "v" inflight_shared_op(1) * 2'
         events = {"a": [], "b": []}
         results = {}
@@ -325,7 +290,7 @@ def test_killed_run_is_swept_and_finished_without_recomputing(tmp_path, env, pro
     path = tmp_path / "four.imgql"
     path.write_text(program)
     # one worker: the tasks run one after the other
-    first = procs.start(dict(env, VXT_SLEEP="0.4"), program=program, cache_dir=cache, jobs=1)
+    first = start(procs, dict(env, VXT_SLEEP="0.4"), program=program, cache_dir=cache, jobs=1)
     starts = wait_for_line(log, "start", "slowop", n=3)  # two committed, the third running
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -337,8 +302,8 @@ def test_killed_run_is_swept_and_finished_without_recomputing(tmp_path, env, pro
     assert DiskStore(cache).info()["count"] == 2
 
     # the command line, with the test primitives registered
-    p = procs.start(dict(env, VXT_SLEEP="0.05"),
-                    cli=["run", str(path), "--cache-dir", cache, "--jobs", "1"])
+    p = start(procs, dict(env, VXT_SLEEP="0.05"),
+              cli=["run", str(path), "--cache-dir", cache, "--jobs", "1"])
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert out.strip() == "t=14.0"
@@ -355,7 +320,7 @@ def test_killed_run_is_swept_and_finished_without_recomputing(tmp_path, env, pro
 def test_dangling_event_reported_through_observers(tmp_path, env, procs):
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
     program = 'print "u" slowop(5)'
-    first = procs.start(dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
+    first = start(procs, dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
     wait_for_line(log, "start", "slowop")
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -364,34 +329,52 @@ def test_dangling_event_reported_through_observers(tmp_path, env, procs):
     assert r["printed"] == {"u": "6.0"} and r["events"].get("wait", 0) == 0
 
 
-# -- 4. a corrupt value file is detected and recomputed ------------------------------
+# -- 4. a corrupt value is detected and recomputed ----------------------------------
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "metadata"])
-def test_corrupt_value_file_is_recomputed(tmp_path, env, procs, damage):
+def _as_value_file(cache, tid, meta):
+    """Rewrite an entry in the other form: a value file of its own."""
+    s = DiskStore(cache, inline_max_bytes=0)
+    s.put(tid, s.get(tid), {k: meta[k] for k in ("op", "version", "seconds")})
+    return s.meta(tid)
+
+
+@pytest.mark.parametrize("form,damage", [("file", "truncate"), ("file", "garbage"), ("file", "metadata"),
+                                         ("record", "garbage"), ("record", "metadata")])
+def test_corrupt_value_is_recomputed(tmp_path, env, procs, form, damage):
+    import base64
+
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
     program = 'print "m" mkimg(3)'
     expected = {"sum": float(np.arange(256).sum() + 3 * 256), "shape": [16, 16]}
     r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
     assert r["printed"] == {"m": expected}
     [(tid, meta)] = store_entries(cache, "mkimg")
+    assert "inline" in meta and "file" not in meta  # a 1 kB image lives in its record
     store = DiskStore(cache)
-    value_file = store.objects / tid[:2] / meta["file"]
-    size = value_file.stat().st_size
-    assert size == meta["bytes"] and size > 16 * 16 * 4
-    if damage == "truncate":
+    shard, js = store.objects / tid[:2], store.objects / tid[:2] / (tid + ".json")
+    if form == "file":
+        meta = _as_value_file(cache, tid, meta)
+        value_file = shard / meta["file"]
+        size = value_file.stat().st_size
+        assert size == meta["bytes"] and size > 16 * 16 * 4
+    if damage == "metadata":
+        js.write_bytes(b'{"id": "' + tid.encode() + b'", "fi')
+    elif form == "record":  # the value's bytes in the record, same size
+        data = bytearray(base64.b64decode(meta["inline"]))
+        data[len(data) // 2] ^= 0x55
+        js.write_text(json.dumps(dict(meta, inline=base64.b64encode(bytes(data)).decode())))
+    elif damage == "truncate":
         with open(value_file, "r+b") as f:
             f.truncate(size // 2)
-    elif damage == "garbage":  # same size, other bytes
+    else:  # same size, other bytes
         value_file.write_bytes(bytes((i * 7 + 1) % 251 for i in range(size)))
-    else:
-        (store.objects / tid[:2] / (tid + ".json")).write_bytes(b'{"id": "' + tid.encode() + b'", "fi')
 
     r, err = run_fresh(procs, env, program=program, cache_dir=cache)
     assert r["printed"] == {"m": expected} and r["failures"] == [], err
     assert len(executions(log, "mkimg")) == 2  # recomputed once
     [(tid2, meta2)] = store_entries(cache, "mkimg")
-    assert tid2 == tid and (store.objects / tid[:2] / meta2["file"]).stat().st_size == meta2["bytes"]
-    assert len(list((store.objects / tid[:2]).glob(tid + ".*.pkl"))) == 1  # the bad file is gone
+    assert tid2 == tid and "inline" in meta2
+    assert list(shard.glob(tid + ".*.pkl")) == []  # the bad file is gone
     # and the repaired entry serves the next run
     r, _ = run_fresh(procs, env, program=program, cache_dir=cache)
     assert r["printed"] == {"m": expected} and len(executions(log, "mkimg")) == 2
@@ -419,7 +402,7 @@ def test_unwritable_cache_folder_warns_once_and_runs(tmp_path, env, procs):
 # -- 6. failures are recorded and retried -----------------------------------------
 
 def cache_cli(procs, env, cache, *words):
-    p = procs.start(env, cli=["cache", "--cache-dir", cache, *words])
+    p = start(procs, env, cli=["cache", "--cache-dir", cache, *words])
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     return out
@@ -446,10 +429,7 @@ def test_failure_is_recorded_listed_and_retried(tmp_path, env, procs):
 # -- 7. an edited input file recomputes what depends on it, and only that -------------
 
 def write_nifti(path, arr):
-    from voxlogica_nb.primitives import REGISTRY
-
-    img = Image(np.asarray(arr, dtype=np.float32), "number", spacing=(1.0, 1.0, 2.0))
-    REGISTRY["save"].dispatch([str(path), img])(str(path), img)
+    save(path, num(arr, (1.0, 1.0, 2.0)))
 
 
 def test_edited_input_recomputes_only_its_dependents(tmp_path, env, procs):
@@ -479,7 +459,7 @@ def test_edited_input_recomputes_only_its_dependents(tmp_path, env, procs):
 def test_wait_timeout_is_a_task_failure_naming_the_holder(tmp_path, env, procs):
     cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
     program = 'print "h" slowop(9)\nprint "other" 2 + 3'
-    holder = procs.start(dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
+    holder = start(procs, dict(env, VXT_SLEEP="30"), program=program, cache_dir=cache)
     wait_for_line(log, "start", "slowop")
     r, _ = run_fresh(procs, env, program=program, cache_dir=cache, timeout=0.5)  # exits normally
     assert r["printed"] == {"other": "5.0"}
@@ -523,7 +503,7 @@ def test_no_cache_writes_nothing_and_force_recomputes_goals(tmp_path, env, procs
     r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache))
     assert len(executions(log)) == 8
     before = snapshot(cache)
-    assert len([p for p in before if p.endswith(".pkl")]) == 4
+    assert len([p for p in before if f"{os.sep}objects{os.sep}" in p and p.endswith(".json")]) == 4
 
     r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache), no_cache=True)
     assert len(executions(log)) == 12  # everything again, fresh
@@ -536,7 +516,7 @@ def test_no_cache_writes_nothing_and_force_recomputes_goals(tmp_path, env, procs
     assert [(op, arg) for op, arg, _pid in executions(log)[12:]] == [("slowop", goal_arg)]
     assert r["stats"]["computed"] == 1
     after = DiskStore(cache).meta(goal_id)
-    assert after["created"] > goal_meta["created"] and after["file"] != goal_meta["file"]
+    assert after["created"] > goal_meta["created"] and after["crc32"] == goal_meta["crc32"]
 
 
 # -- an interrupted run leaves other runs' claims alone ---------------------------------
@@ -556,7 +536,7 @@ def test_interrupt_keeps_the_claims_of_other_runs(tmp_path, env, procs, monkeypa
     b = threading.Thread(target=lambda: results.update(b=vx.run('print "b" slowop(1)', cache_dir=cache, jobs=2)))
     b.start()
     wait_for_line(log, "start", "slowop")  # run b computes slowop(1) and holds its claim
-    q = procs.start(env, program='print "b" slowop(1)', cache_dir=cache)  # another process waits on it
+    q = start(procs, env, program='print "b" slowop(1)', cache_dir=cache)  # another process waits on it
     time.sleep(0.5)
 
     def interrupt_when_a_starts():
@@ -567,6 +547,6 @@ def test_interrupt_keeps_the_claims_of_other_runs(tmp_path, env, procs, monkeypa
     with pytest.raises(KeyboardInterrupt):
         vx.run('print "a" slowop(5)', cache_dir=cache, jobs=2)
     b.join(30)
-    r, _ = finish(q)
+    r, _ = procs.finish(q)
     assert results["b"]["b"] == 2.0 and r["printed"] == {"b": "2.0"}
     assert [e for e in executions(log, "slowop", "start") if e[1] == "1"] == [("slowop", "1", os.getpid())]

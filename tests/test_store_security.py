@@ -4,9 +4,8 @@ for, and everything the store creates is owner-only."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import voxlogica_nb as vx
+from _build import run_python
 from voxlogica_nb.engine import claims as claims_module
 from voxlogica_nb.engine import diskstore
 from voxlogica_nb.engine.diskstore import DiskStore
@@ -60,20 +60,23 @@ def test_everything_the_store_creates_is_owner_only(tmp_path, umask0, spy_temp_m
     base = tmp_path / "new" / "cache"
     s = DiskStore(base, mmap_min_bytes=1000)
     s.put(A, np.arange(1000.0), {"op": "x"})  # memory-mapped size
-    s.put(A, 2.0, {"op": "x"})  # overwritten
+    s.put(A, 2.0, {"op": "x"})  # overwritten, by a value kept in its record
+    s.put("12" + "4" * 62, np.arange(1000.0), {"op": "x"})  # a value file
     s.put_failure(B, {"op": "y", "message": "boom"})
-    claim = s.claims.try_acquire("ef" + "3" * 62, "z")  # lock file and owner record, while held
+    claim = s.claims.try_acquire("ef" + "3" * 62, "z")  # lock file (owner record inside) and presence file
     held = {p: mode(p) for p in _files(base)}
     claim.release()
     created = {p: mode(p) for p in _files(base)} | held
     kinds = {os.path.basename(p).rsplit(".", 1)[-1] for p in created if "." in os.path.basename(p)}
-    assert kinds >= {"pkl", "json", "lock", "owner", "inuse"}
+    assert kinds >= {"pkl", "json", "lock", "inuse", "alive"}
+    assert any(f"{os.sep}.alive{os.sep}" in p for p in created)
     folders = [p for p in created if os.path.isdir(p)]
-    assert len(folders) == 8  # base, v1, objects, failures, locks and three shards
+    assert len(folders) == 10  # base, v1, objects, failures, locks, locks/.alive and four shards
     assert {p: m for p, m in created.items() if m != (0o700 if os.path.isdir(p) else 0o600)} == {}
-    # temporary files: values, metadata, failure records, owner records
+    # temporary files: values, records, failure records, the presence file
     assert len(spy_temp_modes) >= 5 and set(spy_temp_modes.values()) == {0o600}, spy_temp_modes
-    assert any(".owner." in n for n in spy_temp_modes) and any(".json." in n for n in spy_temp_modes)
+    assert any(".pkl." in n for n in spy_temp_modes) and any(".json." in n for n in spy_temp_modes)
+    assert any(n.startswith(f".{socket.gethostname()}.") for n in spy_temp_modes)
 
 
 def test_a_run_creates_only_owner_only_files(tmp_path, umask0):
@@ -91,11 +94,11 @@ def test_a_run_creates_only_owner_only_files(tmp_path, umask0):
         r = vx.Session(engine=engine).run('print "a" sec_op(2) + sec_op(3)\nprint "b" sec_fail(1)')
         assert r["a"] == 10.0 and len(r.failures) == 1
         deadline = time.monotonic() + 20
-        while engine._inflight or engine.store.claims.held():
+        while engine.busy() or engine.store.claims.held():
             assert time.monotonic() < deadline
             time.sleep(0.01)
         files = {p: mode(p) for p in _files(base)}
-        assert any(p.endswith(".pkl") for p in files) and any("failures" in p for p in files)
+        assert any("objects" in p and p.endswith(".json") for p in files) and any("failures" in p for p in files)
         assert {p: m for p, m in files.items() if m != (0o700 if os.path.isdir(p) else 0o600)} == {}
     finally:
         vx.REGISTRY.remove("sec_op")
@@ -247,13 +250,11 @@ def test_refusal_in_a_fresh_process_is_one_line(tmp_path):
             "try:\n    vx.run('print \"v\" 1', cache_dir=sys.argv[1])\n"
             "except StoreError as e:\n    print(e); sys.exit(3)\n")
     env = {k: v for k, v in os.environ.items() if k != "VOXLOGICA_SHARED_STORE"}
-    done = subprocess.run([sys.executable, "-c", code, str(base)], capture_output=True, text=True,
-                          timeout=60, env=env)
+    done = run_python(code, base, env=env)
     assert done.returncode == 3, done.stderr
     [line] = done.stdout.splitlines()
     assert line.startswith(f"voxlogica_nb: refusing to use cache folder {base}: it is writable by")
-    done = subprocess.run([sys.executable, "-c", code, str(base)], capture_output=True, text=True,
-                          timeout=60, env=dict(env, VOXLOGICA_SHARED_STORE="1"))
+    done = run_python(code, base, env=dict(env, VOXLOGICA_SHARED_STORE="1"))
     assert done.returncode == 0, done.stderr
 
 
@@ -272,7 +273,7 @@ def test_claims_degrade_without_writing_an_owner_record(tmp_path, monkeypatch):
     c = t.try_acquire(A, "x")
     assert c is not None and t.error is not None
     monkeypatch.undo()
-    assert list((tmp_path / "locks").rglob("*.owner")) == []
+    assert [p for p in (tmp_path / "locks").rglob("*") if p.is_file() and p.name != ".inuse"] == []
     c.release()
     assert claims_module.ClaimTable(tmp_path / "locks").sweep() == []
 
@@ -292,14 +293,11 @@ def test_other_threads_see_owner_only_modes_under_any_umask(tmp_path, umask0):
     assert diskstore.SHARED_ENV == "VOXLOGICA_SHARED_STORE"
 
 
-def test_cli_refuses_an_unsafe_store_in_one_line(tmp_path, capsys):
-    from voxlogica_nb.cli import main
-
+def test_cli_refuses_an_unsafe_store_in_one_line(tmp_path, run_cli):
     store = tmp_path / "open-store"
     store.mkdir()
     os.chmod(store, 0o777)
-    prog = tmp_path / "p.imgql"
-    prog.write_text('print "a" 1')
-    assert main(["run", str(prog), "--quiet", "--cache-dir", str(store)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    code, _, err = run_cli('print "a" 1', "--cache-dir", str(store))
+    assert code == 2
+    err = err.strip().splitlines()
     assert len(err) == 1 and "refusing to use cache folder" in err[0]

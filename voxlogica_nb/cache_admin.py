@@ -1,7 +1,8 @@
 """Store management for the CLI and the ``%voxlogica_cache`` line magic.
 
 Everything returns plain text (or plain data) and never prints, so the CLI
-prints it and the magic displays it::
+prints it and the magic displays it. Only the verbs of the store interface
+(:class:`~voxlogica_nb.engine.store.Store`) are used::
 
     cache_command(store, ["info"])
     cache_command(store, ["prune", "2G"])            # LRU down to 2 GB
@@ -79,7 +80,7 @@ def _when(t, now=None):
 def info_text(store) -> str:
     i = store.info()
     lines = [
-        f"cache folder: {i['root']}",
+        f"cache folder: {i['root']}" if i.get("root") else "no cache folder (values in memory)",
         f"values: {i['count']} ({format_bytes(i['bytes'])})",
         f"failure records: {i['failures']}",
         f"claims running: {i.get('running', 0)}",
@@ -114,7 +115,7 @@ def _owner_line(r, now):
 
 
 def running_text(store) -> str:
-    rs = store.claims.running()
+    rs = store.running()
     if not rs:
         return "no task is running"
     now = time.time()
@@ -122,7 +123,7 @@ def running_text(store) -> str:
 
 
 def sweep_text(store) -> str:
-    return summarize_cleared(store.claims.sweep())
+    return summarize_cleared(store.sweep())
 
 
 def prune_text(store, max_bytes=None, older_than_seconds=None) -> str:

@@ -1,6 +1,6 @@
-"""Store and cross-process benchmarks, end to end (not collected by pytest).
+"""Store and cross-process benchmarks, end to end.
 
-    python tests/bench/store.py [--small] [--rounds N]
+    python -m tests.bench.store [--small] [--rounds N] [--smoke]
 
 Every run happens in a fresh Python process sharing a real cache folder, as
 two kernels would. Printed, with the targets beside them:
@@ -22,6 +22,10 @@ two kernels would. Printed, with the targets beside them:
 3. Two processes running the tumour example at once on one empty store
    (full-size phantom, or the small one with ``--small``): total CPU time of
    both against one process alone. Target <= 1.2x.
+4. In this process: what storing one small value of a heavy task costs, phase
+   by phase (claim, ``contains``, ``put``, release; see ``store_kernels``).
+
+``--smoke``: only the image chain, of 20; 2 rounds; a 24×24×16 phantom.
 """
 from __future__ import annotations
 
@@ -30,15 +34,15 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-HERE = os.path.abspath(__file__)
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # tests/, for _programs
-from _programs import fib_program  # noqa: E402
+from .._programs import fib_program
+from ._common import arguments, finish_worker, run_worker, start_worker, tumour_program, worker_options
+
+MODULE = __spec__.name  # workers run this module again, in fresh processes
 _TMP = [None]  # the benchmark's scratch folder
 
 
@@ -101,13 +105,13 @@ def worker_latency(opts):
     if role == "runner":
         from voxlogica_nb.engine import claims
 
-        original = claims.ClaimTable._release
+        original = claims.ClaimTable.release
 
         def release(self, claim):
             original(self, claim)
             released[claim.task_id] = clock()
 
-        claims.ClaimTable._release = release
+        claims.ClaimTable.release = release
     else:
         from voxlogica_nb.engine import claims
 
@@ -157,31 +161,16 @@ def worker_latency(opts):
 # driver side
 # ---------------------------------------------------------------------------
 
-def spawn(opts, env=None):
-    fd, path = tempfile.mkstemp(suffix=".json", dir=_TMP[0])
-    with os.fdopen(fd, "w") as f:
-        json.dump(opts, f)  # programs are too long for a command line
-    return subprocess.Popen([sys.executable, HERE, "--worker", path], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+def spawn(opts):
+    return start_worker(MODULE, opts, _TMP[0])
 
 
-def collect(p, timeout=600):
-    try:
-        out, err = p.communicate(timeout=timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    if p.returncode != 0:
-        raise RuntimeError(f"worker failed ({p.returncode}):\n{err}")
-    return json.loads(out.strip().splitlines()[-1])
+def collect(p):
+    return finish_worker(p, timeout=600)
 
 
 def timed(opts):
-    t0 = time.perf_counter()
-    r = collect(spawn(opts))
-    r["wall"] = time.perf_counter() - t0
-    return r
+    return run_worker(MODULE, opts, _TMP[0])
 
 
 def cold_warm_nocache(name, program, tmp):
@@ -207,17 +196,16 @@ def cold_warm_nocache(name, program, tmp):
           f"no_cache {nocache['wall']:.2f} s")
 
 
-def bench_cold_warm(tmp):
-    cold_warm_nocache("fibonacci 10,000 (cheap tasks)", fib_program(10_000), tmp)
+def bench_cold_warm(tmp, fib=10_000, chain=2_000):
+    if fib:
+        cold_warm_nocache(f"fibonacci {fib:,} (cheap tasks)", fib_program(fib), tmp)
     import numpy as np
 
-    from voxlogica_nb.image import Image
-    from voxlogica_nb.primitives import REGISTRY
+    from .._build import num, save
 
     path = os.path.join(tmp, "small.nii.gz")
-    img = Image(np.arange(256, dtype=np.float32).reshape(16, 16), "number")
-    REGISTRY["save"].dispatch([path, img])(path, img)
-    cold_warm_nocache("image chain 2,000 on 16x16 (heavy tasks)", image_chain_program(path, 2000), tmp)
+    save(path, num(np.arange(256).reshape(16, 16)))
+    cold_warm_nocache(f"image chain {chain:,} on 16x16 (heavy tasks)", image_chain_program(path, chain), tmp)
 
 
 def bench_latency_processes(tmp, rounds):
@@ -250,13 +238,13 @@ def bench_latency_threads(tmp, rounds):
     from voxlogica_nb.engine import claims
 
     released = {}
-    original = claims.ClaimTable._release
+    original = claims.ClaimTable.release
 
     def release(self, claim):
         original(self, claim)
         released[claim.task_id] = time.perf_counter()
 
-    claims.ClaimTable._release = release
+    claims.ClaimTable.release = release
     cache = os.path.join(tmp, "cache-threads")
     lat = []
     try:
@@ -283,7 +271,7 @@ def bench_latency_threads(tmp, rounds):
             for tid, t in got.items():
                 lat.append((t - released[tid]) * 1e3)
     finally:
-        claims.ClaimTable._release = original
+        claims.ClaimTable.release = original
     med = statistics.median(lat)
     print(f"wake-up between threads, through the engine ({len(lat)} rounds; the waiter shares the "
           f"runner's in-flight task): {med:.3f} ms median (max {max(lat):.3f}); "
@@ -295,17 +283,9 @@ def children_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
-def bench_two_processes(tmp, small):
-    from voxlogica_nb import data
-
-    folder = os.path.join(tmp, "tumour")
-    size = data.PHANTOM_SMALL if small else data.PHANTOM_LARGE
-    program_path = data.write_demo("tumour", folder, size=size)
-    with open(program_path) as f:
-        program = f.read()
-    # absolute paths, so workers need no working directory
-    program = program.replace('"phantom_', f'"{folder}/phantom_').replace('"out/', f'"{folder}/out/')
-    label = "small" if small else "full-size"
+def bench_two_processes(tmp, size):
+    program = tumour_program(os.path.join(tmp, "tumour"), size)
+    label = "x".join(map(str, size))
 
     c0 = children_cpu()
     idle = timed({"mode": "run", "program": 'print "x" 1', "cache_dir": None, "no_cache": True})
@@ -336,20 +316,35 @@ def bench_two_processes(tmp, small):
           f"{net:.2f}x")
 
 
+def bench_small_values(tmp, n):
+    from voxlogica_nb.engine.diskstore import DiskStore
+
+    from .store_kernels import describe_costs, small_value_cost
+
+    print(f"a small value ({n:,} tasks), per task:",
+          describe_costs(small_value_cost(DiskStore, tmp, n=n, repeat=1 if n < 1000 else 3)))
+
+
 def main(argv):
-    if argv[:1] == ["--worker"]:
-        with open(argv[1]) as f:
-            opts = json.load(f)
+    opts = worker_options(argv)
+    if opts is not None:
         return worker_latency(opts) if opts["mode"] == "latency" else worker_run(opts)
-    small = "--small" in argv
-    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 15
+    ap = arguments(__doc__)
+    ap.add_argument("--small", action="store_true", help="the small phantom in part 3")
+    ap.add_argument("--rounds", type=int, default=15, help="wake-ups measured (default 15)")
+    args = ap.parse_args(argv)
+    rounds = 2 if args.smoke else args.rounds
+    sizes = {"fib": 0, "chain": 20} if args.smoke else {}
+    from voxlogica_nb import data
     tmp = tempfile.mkdtemp(prefix="voxlogica-bench-")
     _TMP[0] = tmp
     try:
-        bench_cold_warm(tmp)
+        bench_cold_warm(tmp, **sizes)
         bench_latency_processes(tmp, rounds)
         bench_latency_threads(tmp, rounds)
-        bench_two_processes(tmp, small)
+        bench_two_processes(tmp, (24, 24, 16) if args.smoke else data.PHANTOM_SMALL if args.small
+                            else data.PHANTOM_LARGE)
+        bench_small_values(tmp, n=50 if args.smoke else 2000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -9,8 +9,10 @@ when the holder releases **or dies** (the OS drops a dead process's locks).
 Layout under ``root`` (sharded by the first two hex digits of the id)::
 
     root/.inuse                 shared-locked by every open ClaimTable
-    root/ab/<id>.lock           the flock target (never deleted while in use)
-    root/ab/<id>.owner          owner record (JSON), present while claimed
+    root/.alive/<host>.<pid>.<tag>  one per ClaimTable that has written an
+                                owner record, exclusively locked while it lives
+    root/ab/<id>.lock           the flock target (never deleted while in use);
+                                while claimed it holds the owner record (JSON)
 
 Facts the design rests on:
 
@@ -19,6 +21,17 @@ Facts the design rests on:
   processes. An in-process registry (guarded by a ``threading.Condition``)
   additionally makes a second thread of the same process see the task as
   held at once, and wait on a threading primitive rather than the kernel.
+* The owner record is written into the lock file the claim holds and
+  emptied when the claim ends: a claim creates no other file and renames
+  nothing (creating files is the dearest thing a claim can do). A record in
+  a lock file that nobody holds is dangling: its owner died.
+* Finding dangling records means reading every lock file; the presence files
+  in ``.alive`` say when that is needed. A table creates one (locked, then
+  renamed into place) before it writes its first record, and removes it when
+  it is closed or the process exits with every record cleared. A presence
+  file whose lock can be taken therefore marks a process that may have left
+  records behind, and only then does :meth:`ClaimTable.sweep` read the lock
+  files; otherwise a sweep costs one listing of ``.alive``.
 * A blocked ``flock`` cannot be interrupted from another thread, so the
   blocking wait of :meth:`ClaimTable.acquire` runs in a helper thread; the
   caller waits on an event (interruptible by Ctrl-C, a timeout or a cancel
@@ -31,24 +44,28 @@ Facts the design rests on:
   parent's lock) and starts with an empty registry.
 * Files and folders are created owner-only (0600 / 0700) unless the table
   is given other modes (a deliberately shared store). A file that cannot be
-  created (full disk, I/O error, read-only folder) degrades the claim to this
-  process: the task still runs once here, ``error`` keeps the reason and
-  ``on_error`` (if given) is called with it.
+  created or written (full disk, I/O error, read-only folder) degrades the
+  claim: without a lock file it holds inside this process only, without a
+  presence file it has no owner record; the task still runs once here,
+  ``error`` keeps the reason and ``on_error`` (if given) is called with it.
 
 ``flock`` works on local filesystems; on NFS it degrades to server-side
 leases, so several machines should coordinate through a scheduler instead.
 """
 from __future__ import annotations
 
+import atexit
 import errno
 import fcntl
 import json
 import os
-import secrets
 import socket
 import threading
 import time
 import weakref
+
+from .cancel import CancelEvent, on_set
+from .files import NOFOLLOW, AtomicFile, unlink, unlock_close, walk
 
 __all__ = ["ClaimTable", "Claim", "WaitTimeout", "WaitCancelled", "CancelEvent", "on_set",
            "process_start_time"]
@@ -85,88 +102,6 @@ class WaitCancelled(Exception):
         super().__init__(f"wait for task {task_id[:12]} ({op}) was cancelled")
 
 
-class CancelEvent(threading.Event):
-    """A ``threading.Event`` whose ``set()`` also wakes registered waiters.
-
-    ``ClaimTable.acquire(cancel=...)`` accepts a plain ``threading.Event`` too,
-    but then needs one watcher thread per event (blocked in ``event.wait()``
-    until it is set); a ``CancelEvent`` needs none.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._callbacks_lock = threading.Lock()
-        self._callbacks: dict[int, object] = {}
-        self._next = 0
-
-    def add_callback(self, fn) -> int:
-        """Call ``fn()`` when the event is set (at once if it already is)."""
-        with self._callbacks_lock:
-            key = self._next
-            self._next += 1
-            self._callbacks[key] = fn
-        if self.is_set():
-            self._fire()
-        return key
-
-    def remove_callback(self, key) -> None:
-        with self._callbacks_lock:
-            self._callbacks.pop(key, None)
-
-    def set(self):
-        super().set()
-        self._fire()
-
-    def _fire(self):
-        with self._callbacks_lock:
-            fns = list(self._callbacks.values())
-            self._callbacks.clear()
-        for fn in fns:
-            fn()
-
-
-# -- plain threading.Event support: one watcher thread per event ------------
-_watch_lock = threading.Lock()
-_watched: "weakref.WeakKeyDictionary[threading.Event, set]" = weakref.WeakKeyDictionary()
-
-
-def _watch_plain_event(event: threading.Event, fn):
-    """Call ``fn()`` once ``event`` is set, with one shared thread per event."""
-    with _watch_lock:
-        fns = _watched.get(event)
-        if fns is None:
-            fns = _watched[event] = set()
-
-            def watcher():
-                event.wait()
-                with _watch_lock:
-                    pending = _watched.pop(event, set())
-                for f in list(pending):
-                    f()
-
-            threading.Thread(target=watcher, name="voxlogica-cancel-watch", daemon=True).start()
-        fns.add(fn)
-
-    def unregister():
-        with _watch_lock:
-            s = _watched.get(event)
-            if s is not None:
-                s.discard(fn)
-
-    if event.is_set():
-        fn()
-    return unregister
-
-
-def on_set(event: threading.Event, fn):
-    """Call ``fn()`` once ``event`` is set (at once if it is); returns a
-    function that unregisters it."""
-    if isinstance(event, CancelEvent):
-        key = event.add_callback(fn)
-        return lambda: event.remove_callback(key)
-    return _watch_plain_event(event, fn)
-
-
 # -- process identity --------------------------------------------------------
 _HOST = socket.gethostname()
 
@@ -198,15 +133,18 @@ def process_start_time(pid: int | str = "self") -> float | None:
 
 
 _PROC_START = process_start_time()
+_PID = os.getpid()  # kept: a system call each time otherwise
 
 
 def _refresh_identity():
-    global _PROC_START
+    global _PROC_START, _PID
     _PROC_START = process_start_time()
+    _PID = os.getpid()
 
 
 # -- the claim table ---------------------------------------------------------
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+ALIVE = ".alive"
+_RECORD_MAX = 1 << 12  # owner records are a few hundred bytes
 _tables: "weakref.WeakSet[ClaimTable]" = weakref.WeakSet()
 
 
@@ -219,6 +157,30 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+@atexit.register
+def _retire_all():
+    for table in list(_tables):
+        table._retire()
+
+
+def _parse_record(data: bytes):
+    """An owner record from a lock file's bytes; None if empty or unreadable
+    (its writer died while writing it)."""
+    if not data:
+        return None
+    try:
+        rec = json.loads(data)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def _read_record_fd(fd):
+    """(record or None, length of the file's content)."""
+    data = os.pread(fd, _RECORD_MAX, 0)
+    return _parse_record(data), len(data)
+
+
 class Claim:
     """An exclusive claim on one task, held until :meth:`release`.
 
@@ -227,15 +189,15 @@ class Claim:
     normally) — the sign that a crashed run is being taken over.
     """
 
-    __slots__ = ("task_id", "op", "owner", "previous", "_table", "_fd", "_released", "_lock", "__weakref__")
+    __slots__ = ("task_id", "op", "owner", "previous", "table", "fd", "_released", "_lock", "__weakref__")
 
     def __init__(self, table, task_id, op, fd, owner, previous):
         self.task_id = task_id
         self.op = op
         self.owner = owner
         self.previous = previous
-        self._table = table
-        self._fd = fd
+        self.table = table
+        self.fd = fd  # the locked lock file; None for a claim inside this process only
         self._released = False
         self._lock = threading.Lock()
 
@@ -244,12 +206,12 @@ class Claim:
         return self._released
 
     def release(self) -> None:
-        """Remove the owner record, then unlock. Idempotent."""
+        """Empty the owner record, then unlock. Idempotent."""
         with self._lock:
             if self._released:
                 return
             self._released = True
-        self._table._release(self)
+        self.table.release(self)
 
     def __enter__(self):
         return self
@@ -283,7 +245,7 @@ class ClaimTable:
     process (``self.shared`` is False) and ``error`` holds the reason.
     ``file_mode`` / ``dir_mode``: modes of the files and folders it creates
     (owner-only by default). ``on_error(exc)`` is called when a claim file
-    cannot be created or written and the claim degrades to this process.
+    cannot be created or written and the claim degrades.
     """
 
     def __init__(self, root, session_id: str = "", *, file_mode: int = 0o600, dir_mode: int = 0o700,
@@ -296,20 +258,26 @@ class ClaimTable:
         self._cond = threading.Condition(threading.Lock())
         self._held: dict[str, object] = {}  # task id -> Claim, or a reservation token
         self._inuse_fd = None
+        self._presence = None  # (path, locked fd) once created; False if it could not be
+        self._presence_lock = threading.Lock()
+        self._dirty = False  # a record could not be emptied: keep the presence file
         self.error: OSError | None = None
         try:
             os.makedirs(self.root, mode=dir_mode, exist_ok=True)
-            fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, file_mode)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH)  # blocks only while a gc() runs
-            except BaseException:
-                os.close(fd)
-                raise
-            self._inuse_fd = fd
+            self._inuse_fd = self._open_inuse(fcntl.LOCK_SH)  # blocks only while a gc() runs
         except OSError as e:
             self.error = e
         self.shared = self._inuse_fd is not None
         _tables.add(self)
+
+    def _open_inuse(self, how):
+        fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self.file_mode)
+        try:
+            fcntl.flock(fd, how)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _failed(self, err):
         """A claim file could not be created or written: note it, tell ``on_error``."""
@@ -320,68 +288,81 @@ class ClaimTable:
             except Exception:  # a warning turned into an error must not break a claim
                 pass
 
-    # -- paths ----------------------------------------------------------
-    def _dir(self, task_id):
-        return os.path.join(self.root, task_id[:2])
-
+    # -- files ----------------------------------------------------------
     def _lock_path(self, task_id):
         return os.path.join(self.root, task_id[:2], task_id + ".lock")
 
-    def _owner_path(self, task_id):
-        return os.path.join(self.root, task_id[:2], task_id + ".owner")
-
     def _open_lock(self, task_id):
         path = self._lock_path(task_id)
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | NOFOLLOW
         try:
             return os.open(path, flags, self.file_mode)
         except FileNotFoundError:
-            os.makedirs(self._dir(task_id), mode=self.dir_mode, exist_ok=True)
+            os.makedirs(os.path.dirname(path), mode=self.dir_mode, exist_ok=True)
             return os.open(path, flags, self.file_mode)
 
-    # -- owner records --------------------------------------------------
-    def _read_owner(self, task_id):
-        try:
-            with open(self._owner_path(task_id), "rb") as f:
-                rec = json.loads(f.read())
-            return rec if isinstance(rec, dict) else None
-        except (OSError, ValueError):
-            return None
+    def _present(self) -> bool:
+        """True if this table has its presence file, created on first use;
+        False if it could not be created (then no record is written)."""
+        if self._presence is None:
+            with self._presence_lock:
+                if self._presence is None:
+                    try:
+                        self._presence = self._create_presence()
+                    except OSError as e:
+                        self._presence = False
+                        self._failed(e)
+        return bool(self._presence)
 
-    def _write_owner(self, task_id, op, on_disk=True):
-        rec = {
-            "task_id": task_id,
-            "op": op,
-            "host": _HOST,
-            "pid": os.getpid(),
-            "process_start": _PROC_START,
-            "session": self.session_id,
-            "started": time.time(),
-        }
-        if not self.shared or not on_disk:
-            return rec
-        path = self._owner_path(task_id)
-        tmp = f"{path}.{secrets.token_hex(6)}.tmp"
+    def _create_presence(self):
+        path = os.path.join(self.root, ALIVE, f"{_HOST}.{_PID}.{os.urandom(4).hex()}")
+        f = AtomicFile(path, self.file_mode, self.dir_mode)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW, self.file_mode)
-            with os.fdopen(fd, "wb") as f:
-                f.write(json.dumps(rec).encode())
-            os.replace(tmp, path)
-        except OSError as e:
+            fcntl.flock(f.fd, fcntl.LOCK_EX)  # locked before it has its name
+            f.write(json.dumps(self._identity()).encode())
+            return path, f.commit(keep_open=True)
+        except BaseException:
+            f.abort()
+            raise
+
+    def _retire(self, _unlink=os.unlink, _close=os.close):
+        """Remove the presence file, unless records of this table may remain."""
+        presence, self._presence = self._presence, None
+        if not presence:
+            return
+        path, fd = presence
+        try:
+            if not self._dirty and not self._held:
+                _unlink(path)
+        except OSError:
+            pass
+        finally:
             try:
-                os.unlink(tmp)
+                _close(fd)
             except OSError:
                 pass
-            self._failed(e)  # the claim holds; only its description is missing
-        return rec
 
+    def _identity(self):
+        return {"host": _HOST, "pid": _PID, "process_start": _PROC_START, "session": self.session_id}
+
+    # -- owner records --------------------------------------------------
     def _grant(self, task_id, op, fd):
         """We hold the flock on ``fd`` and the registry slot: make the Claim.
 
         Without a lock (``fd`` None: an in-process claim) no owner record is
-        written, since nothing would remove it when the claim ends."""
-        previous = self._read_owner(task_id) if fd is not None else None
-        owner = self._write_owner(task_id, op, on_disk=fd is not None)
+        written, since nothing would empty it if this process died."""
+        owner = dict(self._identity(), task_id=task_id, op=op, started=time.time())
+        previous = None
+        if fd is not None:
+            try:
+                previous, length = _read_record_fd(fd)
+                if self._present():
+                    data = json.dumps(owner).encode()
+                    os.pwrite(fd, data, 0)
+                    if length > len(data):
+                        os.ftruncate(fd, len(data))
+            except OSError as e:
+                self._failed(e)  # the claim holds; only its description is missing
         claim = Claim(self, task_id, op, fd, owner, previous)
         with self._cond:
             self._held[task_id] = claim
@@ -393,16 +374,16 @@ class ClaimTable:
                 del self._held[task_id]
             self._cond.notify_all()
 
-    def _release(self, claim):
-        fd = claim._fd
-        claim._fd = None
+    def release(self, claim: Claim) -> None:
+        """End ``claim`` (use :meth:`Claim.release`): empty its record, unlock."""
+        fd, claim.fd = claim.fd, None
         try:
             if fd is not None:
                 try:
-                    os.unlink(self._owner_path(claim.task_id))
+                    os.ftruncate(fd, 0)
                 except OSError:
-                    pass
-                self._unlock_close(fd)
+                    self._dirty = True  # the record outlives the claim: a later sweep clears it
+                unlock_close(fd)
         finally:
             self._unreserve(claim.task_id, claim)
 
@@ -495,7 +476,7 @@ class ClaimTable:
 
     def _give_back(self, task_id, fd, token):
         try:
-            self._unlock_close(fd)
+            unlock_close(fd)
         finally:
             self._unreserve(task_id, token)
 
@@ -541,14 +522,12 @@ class ClaimTable:
 
     # -- inspection ----------------------------------------------------
     def _probe(self, task_id):
-        """True if some *other* open file description holds the lock (a live holder).
-
-        Returns (held, fd): if not held, ``fd`` is a descriptor holding the lock
-        (caller must unlock and close it); used by sweep to clear records safely.
-        """
+        """(held, fd): held is True if some *other* open file description holds
+        the lock (a live holder); if not held, ``fd`` (unless None: no lock
+        file) holds the lock now and the caller must :func:`unlock_close` it."""
         try:
-            fd = os.open(self._lock_path(task_id), os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
+            fd = os.open(self._lock_path(task_id), os.O_RDWR | os.O_CLOEXEC | NOFOLLOW)
+        except OSError:
             return False, None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -557,21 +536,31 @@ class ClaimTable:
             return True, None
         return False, fd
 
-    @staticmethod
-    def _unlock_close(fd):
-        """Unlock and close ``fd`` (None: nothing); closing releases the lock
-        even if the unlock failed, and a failing close is ignored."""
-        if fd is None:
-            return
+    def _read_record(self, task_id):
         try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            fd = os.open(self._lock_path(task_id), os.O_RDONLY | os.O_CLOEXEC | NOFOLLOW)
         except OSError:
-            pass
+            return None
+        try:
+            return _read_record_fd(fd)[0]
+        except OSError:
+            return None
         finally:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            os.close(fd)
+
+    def _recorded(self):
+        """Ids whose lock file holds an owner record, except this process's claims."""
+        with self._cond:
+            mine = set(self._held)
+        for _shard, entries in walk(self.root):
+            for e in entries:
+                if not e.name.endswith(".lock") or e.name[:-5] in mine:
+                    continue
+                try:
+                    if e.stat(follow_symlinks=False).st_size:
+                        yield e.name[:-5]
+                except OSError:
+                    pass
 
     def holder(self, task_id: str) -> dict | None:
         """The owner record of ``task_id`` if a live process holds it, else None."""
@@ -582,77 +571,82 @@ class ClaimTable:
         if not self.shared:
             return None
         held, fd = self._probe(task_id)
-        self._unlock_close(fd)
+        unlock_close(fd)
         if not held:
             return None
-        rec = self._read_owner(task_id)
+        rec = self._read_record(task_id)
         return rec if rec is not None else {"task_id": task_id, "op": None, "host": None, "pid": None}
-
-    def _owner_ids(self):
-        if not self.shared:
-            return []
-        ids = []
-        try:
-            shards = list(os.scandir(self.root))
-        except OSError:
-            return []
-        for shard in shards:
-            if not shard.is_dir(follow_symlinks=False) or len(shard.name) != 2:
-                continue
-            try:
-                for e in os.scandir(shard.path):
-                    if e.name.endswith(".owner"):
-                        ids.append(e.name[: -len(".owner")])
-            except OSError:
-                pass
-        return ids
 
     def running(self) -> list[dict]:
         """Owner records of claims held now by live processes (this one included)."""
-        out = []
-        seen = set()
         with self._cond:
-            mine = [c for c in self._held.values() if isinstance(c, Claim)]
-        for c in mine:
-            out.append(dict(c.owner))
-            seen.add(c.task_id)
-        for task_id in self._owner_ids():
-            if task_id in seen:
-                continue
-            held, fd = self._probe(task_id)
-            self._unlock_close(fd)
-            if held:
-                rec = self._read_owner(task_id)
+            out = [dict(c.owner) for c in self._held.values() if isinstance(c, Claim)]
+        if self.shared:
+            for task_id in self._recorded():
+                held, fd = self._probe(task_id)
+                unlock_close(fd)
+                rec = self._read_record(task_id) if held else None
                 if rec is not None:
                     out.append(rec)
         out.sort(key=lambda r: r.get("started") or 0)
         return out
 
     def sweep(self) -> list[dict]:
-        """Clear owner records whose owner is gone; return what was cleared."""
-        cleared = []
-        with self._cond:
-            mine = set(self._held)
-        for task_id in self._owner_ids():
-            if task_id in mine:
-                continue
-            held, fd = self._probe(task_id)
-            if held:
+        """Clear owner records whose owner is gone; return what was cleared.
+
+        Costs one listing of ``.alive`` unless a process may have left records."""
+        if not self.shared:
+            return []
+        gone = self._gone()
+        if not gone:
+            return []
+        try:
+            cleared = self._clear_dangling()
+            for path, _fd in gone:
+                unlink(path)
+        finally:
+            for _path, fd in gone:
+                unlock_close(fd)
+        cleared.sort(key=lambda r: r.get("started") or 0)
+        return cleared
+
+    def _gone(self):
+        """[(path, locked fd)] of presence files whose table is gone."""
+        mine = self._presence[0] if self._presence else None
+        try:
+            with os.scandir(os.path.join(self.root, ALIVE)) as it:
+                paths = [e.path for e in it if not e.name.startswith(".") and e.path != mine]
+        except OSError:
+            return []
+        gone = []
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | NOFOLLOW)
+            except OSError:
                 continue
             try:
-                # we hold the lock: nobody can write a new record meanwhile
-                rec = self._read_owner(task_id)
-                try:
-                    os.unlink(self._owner_path(task_id))
-                except FileNotFoundError:
-                    rec = None
-                except OSError:
-                    continue
-                if rec is not None:
-                    cleared.append(rec)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)  # alive, or being swept by another process
+                continue
+            gone.append((path, fd))
+        return gone
+
+    def _clear_dangling(self):
+        cleared = []
+        for task_id in list(self._recorded()):
+            held, fd = self._probe(task_id)
+            if held or fd is None:
+                continue
+            try:  # we hold the lock: nobody can write a new record meanwhile
+                rec = _read_record_fd(fd)[0]
+                os.ftruncate(fd, 0)
+            except OSError:
+                continue
             finally:
-                self._unlock_close(fd)
-        cleared.sort(key=lambda r: r.get("started") or 0)
+                unlock_close(fd)
+            if rec is not None:
+                cleared.append(rec)
         return cleared
 
     def gc(self) -> int | None:
@@ -674,20 +668,17 @@ class ClaimTable:
                 except OSError:
                     return None
                 removed = 0
-                for shard in list(os.scandir(self.root)):
-                    if not shard.is_dir(follow_symlinks=False) or len(shard.name) != 2:
-                        continue
-                    for e in list(os.scandir(shard.path)):
+                for shard, entries in walk(self.root):
+                    for e in entries:  # .owner: records of earlier versions
                         if e.name.endswith((".lock", ".owner", ".tmp")):
-                            try:
-                                os.unlink(e.path)
-                                removed += 1
-                            except OSError:
-                                pass
+                            removed += unlink(e.path)
                     try:
-                        os.rmdir(shard.path)
+                        os.rmdir(shard)
                     except OSError:
                         pass
+                for path, fd_gone in self._gone():  # nobody else has the store open
+                    unlink(path)
+                    os.close(fd_gone)
                 return removed
             finally:
                 fcntl.flock(fd, fcntl.LOCK_SH)
@@ -706,8 +697,9 @@ class ClaimTable:
         return len(mine)
 
     def close(self) -> None:
-        """Release all claims and the shared ``.inuse`` lock."""
+        """Release all claims, the presence file and the shared ``.inuse`` lock."""
         self.release_all()
+        self._retire()
         fd, self._inuse_fd = self._inuse_fd, None
         if fd is not None:
             try:
@@ -716,6 +708,8 @@ class ClaimTable:
                 pass
 
     def __del__(self, _close=os.close):  # os may be gone at interpreter exit
+        if getattr(self, "_presence_lock", None) is not None:
+            self._retire()
         fd, self._inuse_fd = getattr(self, "_inuse_fd", None), None
         if fd is not None:
             try:
@@ -727,23 +721,24 @@ class ClaimTable:
         # In a forked child: drop inherited descriptors without unlocking
         # (LOCK_UN would release the parent's locks) and start afresh.
         self._cond = threading.Condition(threading.Lock())
+        self._presence_lock = threading.Lock()
         for c in list(self._held.values()):
-            if isinstance(c, Claim) and c._fd is not None:
+            if isinstance(c, Claim) and c.fd is not None:
                 try:
-                    os.close(c._fd)
+                    os.close(c.fd)
                 except OSError:
                     pass
-                c._fd = None
+                c.fd = None
                 c._released = True
         self._held = {}
+        presence, self._presence, self._dirty = self._presence, None, False
+        if presence:
+            os.close(presence[1])  # the parent's file: it stays locked by the parent
         if self._inuse_fd is not None:
             # the inherited descriptor shares the parent's lock: take our own
             inherited, self._inuse_fd = self._inuse_fd, None
             try:
-                fd = os.open(os.path.join(self.root, ".inuse"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                             self.file_mode)
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                self._inuse_fd = fd
+                self._inuse_fd = self._open_inuse(fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError:
                 self.shared = False
             finally:

@@ -2,38 +2,45 @@
 
 Layout (``<ab>`` = first two hex digits of the task id)::
 
-    <root>/v<SCHEME>/objects/<ab>/<id>.<tag>.pkl  the value (joblib.dump, uncompressed)
-    <root>/v<SCHEME>/objects/<ab>/<id>.json       its metadata — the commit point
-    <root>/v<SCHEME>/failures/<ab>/<id>.json  a failure record
-    <root>/v<SCHEME>/locks/...                claims (see ``claims.py``)
+    <root>/v<SCHEME>/objects/<ab>/<id>.json       the record — the commit point
+    <root>/v<SCHEME>/objects/<ab>/<id>.<tag>.pkl  a large value (joblib.dump, uncompressed)
+    <root>/v<SCHEME>/failures/<ab>/<id>.json      a failure record
+    <root>/v<SCHEME>/locks/...                    claims (see ``claims.py``)
 
 A store written under another scheme version lives in another ``v<N>``
 folder and is ignored, never misread.
 
-Commit protocol (``put``): the value is dumped to a temporary file in the
-same folder while a CRC-32 of its bytes is computed, and renamed to a value
-file of its own (``<id>.<random tag>.pkl``); then the metadata (value file
-name, size, CRC, type, times, op, version) is written to a temporary file
-and renamed over ``<id>.json`` — that rename is the single commit point.
-Readers therefore always see a complete, consistent (metadata, value) pair,
-also while a value is being overwritten ("force") or written by two
-processes at once; the value file the old metadata named is deleted after
-the switch (a reader that has it memory-mapped keeps its data).
-``contains`` is a single ``stat`` of the metadata.
+Commit protocol (``put``): the value is dumped with ``joblib.dump`` while a
+CRC-32 of its bytes is computed. A value of at most ``inline_max_bytes``
+(a short sequence, a small array) is kept in memory and goes into its
+record (base64, ``"inline"``); a number, string, bool or None goes there as
+JSON (``"value"``, its CRC taken over its JSON text). One small file per
+value is what makes storing many small values cheap: creating a file costs
+more than anything else a commit does. A larger value spills to a temporary
+file renamed to a value file of its own (``<id>.<unique tag>.pkl``, named by
+the record's ``"file"``). Then the record (size, CRC, type, times, op, version)
+is written to a temporary file and renamed over ``<id>.json`` — that rename
+is the single commit point. Readers therefore always see a complete,
+consistent (record, value) pair, also while a value is being overwritten
+("force") or written by two processes at once; the value file the old
+record named is deleted after the switch (a reader that has it
+memory-mapped keeps its data). ``contains`` is a single ``stat``.
 
-Reading (``get``): size and CRC are checked against the metadata (the CRC is
-checked once per file version per process, ~9 ms for 36 MB); a mismatch, an
-unreadable file, or a failing ``joblib.load`` discards the entry and returns
-``MISSING``. Files of at least ``mmap_min_bytes`` are loaded memory-mapped,
-read-only (``mmap_mode="r"``).
+Reading (``get``): size and CRC are checked against the record (the CRC of
+a value file is checked once per file version per process, ~9 ms for
+36 MB); a mismatch, an unreadable file, or a failing ``joblib.load``
+discards the entry and returns ``MISSING``. Value files of at least
+``mmap_min_bytes`` are loaded memory-mapped, read-only (``mmap_mode="r"``).
 
-The last-used time of an entry is its metadata file's mtime (touched on every
+The last-used time of an entry is its record's mtime (touched on every
 ``get``); ``prune`` removes least recently used entries first.
 
 Failures to write (full disk, I/O error, read-only folder) at any step of a
 commit, a failure record or a claim leave no partial file behind: the
 temporary file is removed, the previous value (if any) stays committed, and
 the store warns once and stops writing (values stay in the engine's memory).
+Nothing is ``fsync``-ed: a value or record torn by a power loss fails its
+size/CRC or JSON check and is recomputed.
 
 Security: values are unpickled when read, so whoever can write the store can
 run code in every process that reads it. A store folder (or one of the
@@ -45,9 +52,10 @@ unless a shared store is asked for (``shared=True`` or
 """
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
-import secrets
 import stat
 import threading
 import time
@@ -55,11 +63,12 @@ import warnings
 import zlib
 from pathlib import Path
 
-
-from .claims import ClaimTable
+from .claims import ALIVE, ClaimTable
+from .files import AtomicFile, shards, unique_tag, unlink, walk, write_atomic
 from .store import MISSING, Store, UnsafeStoreError
 
-__all__ = ["DiskStore", "SCHEME_VERSION", "default_root", "shared_store_requested", "SHARED_ENV"]
+__all__ = ["DiskStore", "SCHEME_VERSION", "default_root", "shared_store_requested", "SHARED_ENV",
+           "file_crc"]
 
 
 def _task_scheme_version() -> str:
@@ -80,27 +89,11 @@ _CHUNK = 1 << 20
 
 #: Environment variable that opts in to a store others can write (see the module docstring).
 SHARED_ENV = "VOXLOGICA_SHARED_STORE"
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def shared_store_requested() -> bool:
     """True if ``$VOXLOGICA_SHARED_STORE`` asks for a shared store (1, true, yes, on)."""
     return os.environ.get(SHARED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _create(path: Path, file_mode: int = 0o600, dir_mode: int = 0o700):
-    """A new file (it must not exist) open for writing, with mode ``file_mode``;
-    its shard folder is created (``dir_mode``) on demand."""
-    try:
-        fd = os.open(path, _NEW_FILE, file_mode)
-    except FileNotFoundError:
-        os.makedirs(path.parent, mode=dir_mode, exist_ok=True)
-        fd = os.open(path, _NEW_FILE, file_mode)
-    try:
-        return os.fdopen(fd, "wb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _unsafe_reason(st) -> str | None:
@@ -132,28 +125,44 @@ def _joblib():
     return joblib
 
 
-class _CrcWriter:
-    """File wrapper computing the CRC-32 of what joblib writes."""
+class _Spool:
+    """Where ``joblib.dump`` writes a value: memory up to ``limit`` bytes,
+    then a temporary value file (``open_file()`` gives an AtomicFile); keeps
+    the CRC-32 of everything written."""
 
-    __slots__ = ("f", "crc")
+    __slots__ = ("limit", "open_file", "buf", "file", "crc")
 
-    def __init__(self, f):
-        self.f = f
+    def __init__(self, limit, open_file):
+        self.limit = limit
+        self.open_file = open_file
+        self.buf = bytearray()
+        self.file = None
         self.crc = 0
 
     def write(self, b):
-        n = self.f.write(b)
         self.crc = zlib.crc32(b, self.crc)
-        return n
+        if self.file is None:
+            if len(self.buf) + len(b) <= self.limit:
+                self.buf += b
+                return len(b)
+            self.file = self.open_file()
+            self.file.write(self.buf)
+            self.buf = None
+        return self.file.write(b)
 
     def tell(self):
-        return self.f.tell()
+        return len(self.buf) if self.file is None else self.file.tell()
 
     def flush(self):
-        self.f.flush()
+        pass
+
+    def abort(self):
+        if self.file is not None:
+            self.file.abort()
 
 
-def _file_crc(path) -> int:
+def file_crc(path) -> int:
+    """CRC-32 of a file's bytes."""
     crc = 0
     buf = bytearray(_CHUNK)
     view = memoryview(buf)
@@ -165,10 +174,31 @@ def _file_crc(path) -> int:
             crc = zlib.crc32(view[:n], crc)
 
 
+def _read_json(path):
+    """(dict, raw bytes) or (None, None) if absent; raises ValueError if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None, None
+    try:
+        parts = []
+        while True:
+            b = os.read(fd, 1 << 14)
+            if not b:
+                break
+            parts.append(b)
+    finally:
+        os.close(fd)
+    raw = b"".join(parts)
+    rec = json.loads(raw)
+    if not isinstance(rec, dict):
+        raise ValueError("not a JSON object")
+    return rec, raw
+
+
 def _type_name(value) -> str:
     t = type(value)
-    name = t.__qualname__ if t.__module__ in ("builtins", None) else f"{t.__module__}.{t.__qualname__}"
-    return name
+    return t.__qualname__ if t.__module__ in ("builtins", None) else f"{t.__module__}.{t.__qualname__}"
 
 
 def _describe(value) -> str | None:
@@ -191,6 +221,8 @@ class DiskStore(Store):
     with one message the first time the folder turns out not to be writable;
     the store then keeps working as a no-op (values stay in the engine's
     memory). ``session_id`` goes into owner records of claims.
+    ``inline_max_bytes``: values whose pickle is at most this long are kept
+    in their record, larger ones in a file of their own.
 
     ``shared``: a folder owned by another user or writable by group or
     others is refused (:class:`UnsafeStoreError`) unless ``shared`` is True;
@@ -199,19 +231,22 @@ class DiskStore(Store):
     """
 
     def __init__(self, root=None, *, scheme: int | str = SCHEME_VERSION, warn=warnings.warn,
-                 session_id: str = "", mmap_min_bytes: int = 1 << 20, shared: bool | None = None):
+                 session_id: str = "", mmap_min_bytes: int = 1 << 20, inline_max_bytes: int = 4096,
+                 shared: bool | None = None):
         self.base = Path(root).expanduser() if root is not None else default_root()
         self.scheme = scheme
         self.root = self.base / f"v{scheme}"
         self.objects = self.root / "objects"
         self.failures_dir = self.root / "failures"
+        self._objects, self._failures = os.fspath(self.objects), os.fspath(self.failures_dir)
         self.mmap_min_bytes = mmap_min_bytes
+        self.inline_max_bytes = inline_max_bytes
         self.shared = shared_store_requested() if shared is None else bool(shared)
         self.file_mode, self.dir_mode = (0o666, 0o777) if self.shared else (0o600, 0o700)
         self._warn_fn = warn
         self._warned = False
         self._warn_lock = threading.Lock()
-        self._verified: dict = {}  # path -> (ino, size, mtime_ns, ctime_ns, crc) known good
+        self._verified: dict = {}  # value file path -> (ino, size, mtime_ns, ctime_ns, crc) known good
         self._verified_lock = threading.Lock()
         self.writable = True
         error = None
@@ -236,13 +271,10 @@ class DiskStore(Store):
     def _refuse_if_unsafe(self):
         """Raise :class:`UnsafeStoreError` if someone else can write the
         store folder or a folder in it (their shard folders included)."""
-        folders = [self.base, self.root]
-        for top in (self.objects, self.failures_dir, self.root / "locks"):
-            folders.append(top)
-            try:
-                folders += [e.path for e in os.scandir(top) if e.is_dir(follow_symlinks=False)]
-            except OSError:
-                pass
+        locks = self.root / "locks"
+        folders = [self.base, self.root, locks / ALIVE]
+        for top in (self.objects, self.failures_dir, locks):
+            folders += [top] + [e.path for e in shards(top)]
         for folder in folders:
             try:
                 st = os.stat(folder)
@@ -258,7 +290,6 @@ class DiskStore(Store):
                     f"shared_store=True) if you trust everyone who can write it",
                     path=str(folder))
 
-    # -- helpers ----------------------------------------------------------
     def __repr__(self):
         return f"<DiskStore {self.root}>"
 
@@ -274,68 +305,37 @@ class DiskStore(Store):
             "results kept in memory only"
         )
 
-    def _paths(self, task_id):
-        d = self.objects / task_id[:2]
-        return d, d / (task_id + ".json")
+    # -- paths (strings: this is the hot path) ----------------------------
+    def _record_path(self, task_id):
+        return f"{self._objects}/{task_id[:2]}/{task_id}.json"
 
-    @staticmethod
-    def _value_path(d, task_id, meta):
-        """The value file a metadata record names (None if it names none sensibly)."""
-        name = meta.get("file") if meta else None
+    def _value_path(self, task_id, rec):
+        """The value file a record names (None if it names none sensibly)."""
+        name = rec.get("file") if rec else None
         if not isinstance(name, str) or not name.startswith(task_id + ".") or "/" in name or not name.endswith(".pkl"):
             return None
-        return d / name
+        return f"{self._objects}/{task_id[:2]}/{name}"
 
     def _failure_path(self, task_id):
-        return self.failures_dir / task_id[:2] / (task_id + ".json")
+        return f"{self._failures}/{task_id[:2]}/{task_id}.json"
 
-    @staticmethod
-    def _read_json(path):
-        """(dict, raw bytes) or (None, None) if absent; raises ValueError if unreadable."""
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            return None, None
-        rec = json.loads(raw)
-        if not isinstance(rec, dict):
-            raise ValueError("not a JSON object")
-        return rec, raw
+    def _forget_verified(self, path):
+        with self._verified_lock:
+            self._verified.pop(path, None)
 
-    def _write_json_atomic(self, path, rec):
-        d = path.parent
-        tmp = d / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        data = json.dumps(rec, default=str).encode()
-        try:
-            with _create(tmp, self.file_mode, self.dir_mode) as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-
-    @staticmethod
-    def _unlink(path):
-        try:
-            os.unlink(path)
-            return True
-        except FileNotFoundError:
-            return False
-        except OSError:
-            return False
-
-    # -- the Store interface ---------------------------------------------
+    # -- values -------------------------------------------------------------
     def contains(self, task_id: str) -> bool:
-        return os.path.exists(self._paths(task_id)[1])
+        return os.path.exists(self._record_path(task_id))
 
     def meta(self, task_id: str) -> dict | None:
         try:
-            return self._read_json(self._paths(task_id)[1])[0]
+            rec = _read_json(self._record_path(task_id))[0]
         except (OSError, ValueError):
             return None
+        if rec is not None:
+            rec.pop("inline", None)
+            rec.pop("value", None)
+        return rec
 
     def get(self, task_id: str):
         for _attempt in range(10):  # retried only when a writer committed meanwhile
@@ -345,142 +345,193 @@ class DiskStore(Store):
         return MISSING
 
     def _get_once(self, task_id):
-        d, js = self._paths(task_id)
+        js = self._record_path(task_id)
         try:
-            meta, raw = self._read_json(js)
+            rec, raw = _read_json(js)
         except (OSError, ValueError):
-            return self._discard(task_id, js_raw=b"?")
-        if meta is None:
+            return self._discard(task_id, b"?")
+        if rec is None:
             return MISSING
-        pkl = self._value_path(d, task_id, meta)
+        if "value" in rec:
+            value = self._load_json(rec)
+        elif "inline" in rec:
+            value = self._load_inline(rec)
+        else:
+            value = self._load_file(task_id, rec)
+        if value is _CORRUPT:
+            return self._discard(task_id, raw)
+        if value is not MISSING:
+            try:
+                os.utime(js)  # last used, for LRU pruning
+            except OSError:
+                pass
+        return value
+
+    @staticmethod
+    def _load_json(rec):
+        value = rec["value"]
+        try:
+            data = json.dumps(value).encode()
+        except ValueError:
+            return _CORRUPT
+        if type(value) not in _JSON_TYPES or len(data) != rec.get("bytes") or zlib.crc32(data) != rec.get("crc32"):
+            return _CORRUPT
+        return value
+
+    @staticmethod
+    def _load_inline(rec):
+        try:
+            data = base64.b64decode(rec["inline"], validate=True)
+            if len(data) != rec.get("bytes") or zlib.crc32(data) != rec.get("crc32"):
+                return _CORRUPT
+            return _joblib().load(io.BytesIO(data))
+        except Exception:
+            return _CORRUPT
+
+    def _load_file(self, task_id, rec):
+        pkl = self._value_path(task_id, rec)
         if pkl is None:
-            return self._discard(task_id, js_raw=raw)
+            return _CORRUPT
         try:
             st = os.stat(pkl)
         except FileNotFoundError:
-            return self._discard(task_id, js_raw=raw)
+            return _CORRUPT
         except OSError:
             return MISSING
-        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, meta.get("crc32"))
-        if st.st_size != meta.get("bytes"):
-            return self._discard(task_id, js_raw=raw)
-        spkl = str(pkl)
+        if st.st_size != rec.get("bytes"):
+            return _CORRUPT
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, rec.get("crc32"))
         with self._verified_lock:
-            ok = self._verified.get(spkl) == key
+            ok = self._verified.get(pkl) == key
         if not ok:
             try:
-                crc = _file_crc(pkl)
+                crc = file_crc(pkl)
             except FileNotFoundError:  # replaced by a writer meanwhile?
-                return self._discard(task_id, js_raw=raw)
+                return _CORRUPT
             except OSError:
                 return MISSING
-            if crc != meta.get("crc32"):
-                return self._discard(task_id, js_raw=raw)
+            if crc != rec.get("crc32"):
+                return _CORRUPT
             with self._verified_lock:
                 if len(self._verified) > 100_000:
                     self._verified.clear()
-                self._verified[spkl] = key
+                self._verified[pkl] = key
         try:
             mmap = "r" if st.st_size >= self.mmap_min_bytes else None
-            value = _joblib().load(spkl, mmap_mode=mmap)
+            return _joblib().load(pkl, mmap_mode=mmap)
         except Exception:
-            return self._discard(task_id, js_raw=raw)
-        try:
-            os.utime(js)  # last used, for LRU pruning
-        except OSError:
-            pass
-        return value
+            return _CORRUPT
 
-    def _discard(self, task_id, js_raw):
+    def _discard(self, task_id, raw):
         """Remove a corrupt entry, unless a writer replaced it meanwhile (then retry)."""
-        d, js = self._paths(task_id)
+        js = self._record_path(task_id)
         try:
-            now, now_raw = self._read_json(js)
+            now, now_raw = _read_json(js)
         except (OSError, ValueError):
             now, now_raw = None, b"?"
         if now_raw is None:
             return MISSING  # already gone (cleared, or discarded by another reader)
-        if now_raw != js_raw:
+        if now_raw != raw:
             return _RETRY  # a writer committed a new value meanwhile
-        self._unlink(js)
-        pkl = self._value_path(d, task_id, now)
+        unlink(js)
+        pkl = self._value_path(task_id, now)
         if pkl is not None:
             victims = [pkl]
-        else:  # unreadable metadata: drop every value file of this id
+        elif now is not None and ("inline" in now or "value" in now):
+            victims = []
+        else:  # unreadable record: drop every value file of this id
+            d = os.path.dirname(js)
             try:
-                victims = [d / n for n in os.listdir(d) if n.startswith(task_id + ".") and n.endswith(".pkl")]
+                victims = [f"{d}/{n}" for n in os.listdir(d) if n.startswith(task_id + ".") and n.endswith(".pkl")]
             except OSError:
                 victims = []
         for v in victims:
-            self._unlink(v)
-            with self._verified_lock:
-                self._verified.pop(str(v), None)
+            unlink(v)
+            self._forget_verified(v)
         return MISSING
 
     def put(self, task_id: str, value, meta: dict | None = None) -> None:
         if not self.writable:
             return
         meta = dict(meta or {})
-        d, js = self._paths(task_id)
-        tag = secrets.token_hex(6)
-        tmp = d / f".{task_id}.{tag}.tmp"
-        pkl = d / f"{task_id}.{tag}.pkl"
+        pkl = f"{self._objects}/{task_id[:2]}/{task_id}.{unique_tag()}.pkl"
+        spool = None
         committed = False
         try:
-            f = _create(tmp, self.file_mode, self.dir_mode)
-            try:
-                with f:
-                    w = _CrcWriter(f)
-                    _joblib().dump(value, w, compress=False)
-                    size = f.tell()
-            except OSError:
-                raise
-            except Exception as e:  # value cannot be pickled: keep it in memory only
-                self._unlink(tmp)
-                self._warn_fn(f"voxlogica_nb: a value of type {_type_name(value)} cannot be stored ({e}); "
-                              "it is kept in memory only")
+            form, spool = self._encode(value, pkl)
+            if form is None:
                 return
-            now = time.time()
-            rec = {
-                "id": task_id,
-                "file": pkl.name,
-                "type": _type_name(value),
-                "bytes": size,
-                "crc32": w.crc,
-                "seconds": meta.pop("seconds", None),
-                "created": now,
-                "op": meta.pop("op", None),
-                "version": meta.pop("version", None),
-            }
+            rec = {"id": task_id, "type": _type_name(value), "seconds": meta.pop("seconds", None),
+                   "created": time.time(), "op": meta.pop("op", None), "version": meta.pop("version", None)}
             desc = _describe(value)
             if desc:
                 rec["describe"] = desc
             for k, v in meta.items():
-                rec.setdefault(k, v)
-            os.replace(tmp, pkl)
+                if k not in ("value", "inline", "file"):  # the keys saying where the value is
+                    rec.setdefault(k, v)
+            rec.update(form)
+            if "file" in form:
+                spool.file.commit()
+            js = self._record_path(task_id)
             try:
-                old = self._value_path(d, task_id, self._read_json(js)[0])
+                old = self._value_path(task_id, _read_json(js)[0])
             except (OSError, ValueError):
                 old = None
-            self._write_json_atomic(js, rec)  # the commit point
-            committed = True
+            write_atomic(js, json.dumps(rec, default=str).encode(), self.file_mode, self.dir_mode)
+            committed = True  # the record's rename above was the commit point
             if old is not None and old != pkl:
-                self._unlink(old)
-                with self._verified_lock:
-                    self._verified.pop(str(old), None)
-            with self._verified_lock:
-                try:
-                    st = os.stat(pkl)
-                    self._verified[str(pkl)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, w.crc)
-                except OSError:
-                    pass
-            self._unlink(self._failure_path(task_id))
+                unlink(old)
+                self._forget_verified(old)
+            if "file" in form:
+                self._remember_verified(pkl, spool.crc)
+            unlink(self._failure_path(task_id))
         except OSError as e:
-            self._unlink(tmp)
+            if spool is not None:
+                spool.abort()
             if not committed:
-                self._unlink(pkl)
+                unlink(pkl)
             self._not_writable(e)
 
+    def _encode(self, value, pkl):
+        """(fields of the record that hold the value, the spool it was dumped
+        to or None): a number, string, bool or None as JSON (``"value"``),
+        another small value pickled into the record (``"inline"``), a large
+        one in a value file (``"file"``, written to ``pkl``, not yet renamed).
+        (None, None) if the value cannot be pickled (it is kept in memory)."""
+        if type(value) in _JSON_TYPES:
+            try:
+                data = json.dumps(value).encode()
+            except ValueError:  # an int too long for JSON: pickled
+                data = None
+            if data is not None and len(data) <= self.inline_max_bytes:
+                return {"value": value, "bytes": len(data), "crc32": zlib.crc32(data)}, None
+        spool = _Spool(self.inline_max_bytes, lambda: AtomicFile(pkl, self.file_mode, self.dir_mode))
+        try:
+            _joblib().dump(value, spool, compress=False)
+        except OSError:
+            spool.abort()
+            raise
+        except Exception as e:
+            spool.abort()
+            self._warn_fn(f"voxlogica_nb: a value of type {_type_name(value)} cannot be stored ({e}); "
+                          "it is kept in memory only")
+            return None, None
+        form = {"bytes": spool.tell(), "crc32": spool.crc}
+        if spool.file is None:
+            form["inline"] = base64.b64encode(spool.buf).decode("ascii")
+        else:
+            form["file"] = pkl.rsplit("/", 1)[1]
+        return form, spool
+
+    def _remember_verified(self, pkl, crc):
+        try:
+            st = os.stat(pkl)
+        except OSError:
+            return
+        with self._verified_lock:
+            self._verified[pkl] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, crc)
+
+    # -- failures -------------------------------------------------------------
     def put_failure(self, task_id: str, record: dict) -> None:
         if not self.writable:
             return
@@ -488,25 +539,23 @@ class DiskStore(Store):
         rec["id"] = task_id
         rec.setdefault("time", time.time())
         try:
-            self._write_json_atomic(self._failure_path(task_id), rec)
+            write_atomic(self._failure_path(task_id), json.dumps(rec, default=str).encode(),
+                         self.file_mode, self.dir_mode)
         except OSError as e:
             self._not_writable(e)
 
     def failure(self, task_id: str) -> dict | None:
         try:
-            return self._read_json(self._failure_path(task_id))[0]
+            return _read_json(self._failure_path(task_id))[0]
         except (OSError, ValueError):
             return None
-
-    def clear_failure(self, task_id: str) -> None:
-        self._unlink(self._failure_path(task_id))
 
     def failures(self) -> list[dict]:
         """All failure records, most recent first."""
         out = []
-        for path in self._scan(self.failures_dir, ".json"):
+        for path in self._failure_files():
             try:
-                rec = self._read_json(path)[0]
+                rec = _read_json(path)[0]
             except (OSError, ValueError):
                 continue
             if rec is not None:
@@ -514,65 +563,44 @@ class DiskStore(Store):
         out.sort(key=lambda r: r.get("time") or 0, reverse=True)
         return out
 
-    # -- management -------------------------------------------------------
-    @staticmethod
-    def _scan(top, suffix):
-        try:
-            shards = list(os.scandir(top))
-        except OSError:
-            return
-        for shard in shards:
-            if not shard.is_dir(follow_symlinks=False):
-                continue
-            try:
-                entries = list(os.scandir(shard.path))
-            except OSError:
-                continue
-            for e in entries:
-                if e.name.endswith(suffix) and not e.name.startswith("."):
-                    yield Path(e.path)
+    def _failure_files(self):
+        return [e.path for _shard, entries in walk(self._failures) for e in entries
+                if e.name.endswith(".json") and not e.name.startswith(".")]
 
+    # -- management -------------------------------------------------------
     def _shards(self):
-        """Yield (shard path, {task id: meta DirEntry}, {task id: [value DirEntry]})."""
-        try:
-            shards = [e for e in os.scandir(self.objects) if e.is_dir(follow_symlinks=False)]
-        except OSError:
-            return
-        for shard in shards:
-            metas, values = {}, {}
-            try:
-                entries = list(os.scandir(shard.path))
-            except OSError:
-                continue
+        """Yield (shard path, {task id: record DirEntry}, {task id: [value DirEntry]}, [temporary DirEntry])."""
+        for shard, entries in walk(self._objects):
+            records, values, temps = {}, {}, []
             for e in entries:
                 if e.name.startswith("."):
-                    continue
-                if e.name.endswith(".json"):
-                    metas[e.name[:-5]] = e
+                    if e.name.endswith(".tmp"):
+                        temps.append(e)
+                elif e.name.endswith(".json"):
+                    records[e.name[:-5]] = e
                 elif e.name.endswith(".pkl"):
                     values.setdefault(e.name.split(".", 1)[0], []).append(e)
-            yield Path(shard.path), metas, values
+            yield shard, records, values, temps
 
-    def _committed_value(self, shard, task_id, meta_entry, value_entries):
-        """The value DirEntry a committed entry uses (reads the metadata only if ambiguous)."""
-        if len(value_entries) == 1:
-            return value_entries[0]
+    @staticmethod
+    def _named_value(record_entry, value_entries):
+        """The value DirEntry a record names (None: inline, unreadable, or none of these)."""
         try:
-            meta = self._read_json(meta_entry.path)[0]
+            rec = _read_json(record_entry.path)[0]
         except (OSError, ValueError):
             return None
-        name = meta.get("file") if meta else None
-        for e in value_entries:
-            if e.name == name:
-                return e
-        return None
+        name = rec.get("file") if rec else None
+        return next((e for e in value_entries if e.name == name), None)
 
     def _entries(self):
-        """[(task_id, bytes, last_used)] of committed values."""
+        """[(task_id, bytes, last_used)] of committed values (an inline value
+        counts its record's size)."""
         out = []
-        for shard, metas, values in self._shards():
-            for task_id, js in metas.items():
-                v = self._committed_value(shard, task_id, js, values.get(task_id, ()))
+        for _shard, records, values, _temps in self._shards():
+            for task_id, js in records.items():
+                files = values.get(task_id, ())
+                # one value file is the committed one but for a rare stray, counted until prune
+                v = js if not files else files[0] if len(files) == 1 else self._named_value(js, files)
                 if v is None:
                     continue
                 try:
@@ -588,59 +616,52 @@ class DiskStore(Store):
             "scheme": self.scheme,
             "count": len(entries),
             "bytes": sum(e[1] for e in entries),
-            "failures": sum(1 for _ in self._scan(self.failures_dir, ".json")),
-            "running": len(self.claims.running()),
+            "failures": len(self._failure_files()),
+            "running": len(self.running()),
             "writable": self.writable,
             "shared": self.shared,
         }
 
     def _remove_entry(self, task_id):
-        d, js = self._paths(task_id)
+        js = self._record_path(task_id)
         try:
-            meta = self._read_json(js)[0]
+            rec = _read_json(js)[0]
         except (OSError, ValueError):
-            meta = None
-        self._unlink(js)
-        pkl = self._value_path(d, task_id, meta)
+            rec = None
+        unlink(js)
+        pkl = self._value_path(task_id, rec)
         if pkl is not None:
-            self._unlink(pkl)
-            with self._verified_lock:
-                self._verified.pop(str(pkl), None)
+            unlink(pkl)
+            self._forget_verified(pkl)
 
     def clear(self) -> dict:
         """Delete every value and failure record (lock files stay; see ``prune``)."""
         entries = self._entries()
-        nfail = 0
         for task_id, _size, _last in entries:
             self._remove_entry(task_id)
-        for path in list(self._scan(self.failures_dir, ".json")):
-            nfail += self._unlink(path)
+        nfail = sum(unlink(path) for path in self._failure_files())
         self._remove_stale_temps(max_age=None)
         with self._verified_lock:
             self._verified.clear()
         return {"removed": len(entries), "freed": sum(e[1] for e in entries), "failures": nfail}
 
     def _remove_stale_temps(self, max_age=3600.0):
-        """Temporary files of crashed writers, and values without metadata."""
+        """Temporary files of crashed writers, and value files no record names."""
         now = time.time()
         n = 0
-        for shard, metas, values in self._shards():
-            orphans = []
-            try:
-                orphans += [e for e in os.scandir(shard) if e.name.endswith(".tmp")]
-            except OSError:
-                pass
-            for task_id, entries in values.items():
-                js = metas.get(task_id)
-                used = self._committed_value(shard, task_id, js, entries) if js is not None else None
-                orphans += [e for e in entries if used is None or e.name != used.name]
+        for _shard, records, values, temps in self._shards():
+            orphans = list(temps)
+            for task_id, files in values.items():
+                js = records.get(task_id)
+                used = self._named_value(js, files) if js is not None else None
+                orphans += [e for e in files if used is None or e.name != used.name]
             for e in orphans:
                 try:
                     if max_age is not None and now - e.stat().st_mtime < max_age:
                         continue  # maybe a writer at work
                 except OSError:
                     continue
-                n += self._unlink(e.path)
+                n += unlink(e.path)
         return n
 
     def prune(self, max_bytes: int | None = None, older_than_seconds: float | None = None) -> dict:
@@ -652,8 +673,7 @@ class DiskStore(Store):
         now = time.time()
         entries = sorted(self._entries(), key=lambda e: e[2])  # least recently used first
         total = sum(e[1] for e in entries)
-        removed = freed = 0
-        keep = []
+        removed = freed = kept = 0
         for task_id, size, last in entries:
             too_old = older_than_seconds is not None and now - last > older_than_seconds
             too_big = max_bytes is not None and total > max_bytes
@@ -663,27 +683,17 @@ class DiskStore(Store):
                 freed += size
                 total -= size
             else:
-                keep.append(task_id)
-        temps = self._remove_stale_temps()
-        locks = self.claims.gc()
+                kept += 1
         return {
             "removed": removed,
             "freed": freed,
-            "count": len(keep),
+            "count": kept,
             "bytes": total,
-            "temp_files": temps,
-            "lock_files": locks,  # None: store in use elsewhere, lock files kept
+            "temp_files": self._remove_stale_temps(),
+            "lock_files": self.claims.gc(),  # None: store in use elsewhere, lock files kept
         }
-
-    def sweep(self) -> list[dict]:
-        """Clear dangling claims (owners gone); see :meth:`ClaimTable.sweep`."""
-        return self.claims.sweep()
-
-    def running(self) -> list[dict]:
-        return self.claims.running()
-
-    def close(self) -> None:
-        self.claims.close()
 
 
 _RETRY = object()
+_CORRUPT = object()
+_JSON_TYPES = (float, int, bool, str, type(None))  # exact types: JSON gives them back unchanged

@@ -37,16 +37,3 @@ class ThreadExecutor(Executor):
         # Submitted tasks still run: other runs may be waiting on them.
         self._pool.shutdown(wait=wait)
 
-
-class InlineExecutor(Executor):
-    """Runs each task at once in the calling thread (debugging, profiling)."""
-
-    slots = 1
-
-    def submit(self, fn, *args) -> Future:
-        f: Future = Future()
-        try:
-            f.set_result(fn(*args))
-        except BaseException as exc:  # delivered through the future
-            f.set_exception(exc)
-        return f

@@ -28,7 +28,7 @@ import hashlib
 import json
 from json.encoder import encode_basestring as _json_str
 
-from .types import BOOL, NUM, STR, Type, describe
+from .types import BOOL, NUM, STR, Type
 
 SCHEME = "voxlogica-task/1"
 FOR_VERSION = "1"
@@ -233,9 +233,3 @@ class TaskTable:
             else:
                 memo[t.id] = self.apply(t.prim, new, t.type, t.fn, t.cost, t.pos)
         return memo[template.id]
-
-
-def describe_task(t: Task) -> str:
-    if t.kind == "const":
-        return repr(t.value)
-    return f"{t.op} ({describe(t.type)})"
