@@ -108,11 +108,9 @@ class Engine:
         # Claims left by dead processes (a crashed or restarted kernel) are
         # cleared once, when the engine starts, and reported once: to the
         # first run that has observers, or to take_dangling().
-        claims = getattr(self.store, "claims", None)
-        self.dangling = claims.sweep() if claims is not None else []
-        root = getattr(self.store, "root", None)
-        if root is not None:  # input digests, remembered beside the values
-            fingerprints.use_folder(os.path.join(root, "fingerprints"))
+        self.dangling = self.store.sweep()
+        if self.store.root is not None:  # input digests, remembered beside the values
+            fingerprints.use_folder(os.path.join(self.store.root, "fingerprints"))
 
     # -- configuration ------------------------------------------------------
     def take_dangling(self) -> list[dict]:
@@ -171,9 +169,8 @@ class Engine:
         """Put a value in the LRU if it is worth keeping there: not a large
         value that the store hands back memory-mapped, which the LRU would
         pin in memory long after the run has dropped it."""
-        threshold = getattr(self.store, "mmap_min_bytes", None)
-        if (threshold is None or not getattr(self.store, "writable", True)
-                or value_bytes(value) < threshold):
+        threshold = self.store.mmap_min_bytes
+        if threshold is None or not self.store.writable or value_bytes(value) < threshold:
             self.memory.put(task_id, value)
 
     def in_flight(self, task_id):

@@ -61,7 +61,7 @@ def calling(fn, *args):
 def compute(engine, store, task, args, decision, opts, notify):
     """Compute (or wait for, or load) one pool task: ``(value, how)`` with
     ``how`` one of ``computed``, ``loaded``, ``waited``."""
-    claims = getattr(store, "claims", None) if decision.commit else None
+    claims = store.claims if decision.commit else None
     claim = None
     if claims is not None:
         claim, found = _claim(engine, store, claims, task, decision, opts, notify)
