@@ -15,13 +15,17 @@ __version__ = "0.1.0"
 
 def run(text: str, source_name: str = "<program>", jobs: int | None = None, cache_dir=None,
         no_cache: bool = False, force: bool = False, timeout: float | None = None,
-        observers=()) -> Result:
+        observers=(), backend: str = "threads", scheduler: str | None = None,
+        workers: int | None = None) -> Result:
     """Run an ImgQL program and return its :class:`Result`.
 
     Syntax and static errors raise :class:`VoxLogicaError` before anything
     runs; task failures are reported in ``result.failures``.
+    ``backend="dask"`` runs the tasks on the dask scheduler at ``scheduler``
+    (``"tcp://host:8786"``), or on a local cluster of ``workers`` processes.
     """
-    session = Session(cache_dir=cache_dir, jobs=jobs, no_cache=no_cache)
+    session = Session(cache_dir=cache_dir, jobs=jobs, no_cache=no_cache, backend=backend,
+                      scheduler=scheduler, workers=workers)
     return session.run(text, source_name, observers=observers, force=force, timeout=timeout)
 
 

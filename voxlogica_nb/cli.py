@@ -30,6 +30,12 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=None, help="seconds to wait for a task another process runs")
     p.add_argument("--graph", default=None, help="write the task graph to a .dot or .json file")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--backend", choices=("threads", "dask"), default="threads",
+                   help="where tasks run: this process's threads, or a dask.distributed cluster")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local dask cluster")
     p.add_argument("--log-format", choices=("plain", "voxlogica1"), default="plain",
                    help="how printed values appear on stdout: label=value lines (plain), or "
                         "VoxLogicA 1's log lines `[    1234ms] [user] label=value`")
@@ -66,9 +72,14 @@ def run_text(text, source, args) -> int:
     from . import Session
 
     try:
-        session = Session(cache_dir=args.cache_dir, jobs=args.jobs, no_cache=args.no_cache)
+        session = Session(cache_dir=args.cache_dir, jobs=args.jobs, no_cache=args.no_cache,
+                          backend=getattr(args, "backend", "threads"), scheduler=getattr(args, "scheduler", None),
+                          workers=getattr(args, "workers", None))
     except StoreError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except (ValueError, ImportError) as exc:  # a backend option without its backend, or dask missing
+        print(f"voxlogica: {exc}", file=sys.stderr)
         return 2
     try:
         reduced = session.reduce(text, source)

@@ -55,15 +55,30 @@ def get_engine(cache_dir=None, jobs=None, session_id=None, shared_store=None) ->
         return engine
 
 
+def with_backend(engine, backend="threads", scheduler=None, workers=None):
+    """``engine``, or for ``backend="dask"`` an engine that runs on the dask
+    scheduler at ``scheduler`` (None: a local cluster of ``workers``
+    processes) with ``engine``'s store."""
+    if backend == "dask":
+        from .engine.distributed import DaskEngine
+
+        return DaskEngine(engine, scheduler, workers)
+    if backend != "threads":
+        raise ValueError(f"backend must be 'threads' or 'dask', not {backend!r}")
+    if scheduler or workers:
+        raise ValueError("scheduler and workers need backend='dask'")
+    return engine
+
+
 class Session:
     def __init__(self, engine: Engine | None = None, registry=None, cache_dir=None, jobs=None,
-                 no_cache=False, shared_store=None):
+                 no_cache=False, shared_store=None, backend="threads", scheduler=None, workers=None):
         self.registry = registry or REGISTRY
         self.reducer = Reducer(self.registry)
         if engine is None:
             engine = (Engine(NullStore(), jobs=jobs) if no_cache
                       else get_engine(cache_dir, jobs, shared_store=shared_store))
-        self.engine = engine
+        self.engine = with_backend(engine, backend, scheduler, workers)
         self.no_cache = no_cache
         self.observers: list = []
         # The reducer is not thread-safe: reductions and bindings take this

@@ -18,7 +18,7 @@ from IPython.display import display
 from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 
 from ..engine.claims import CancelEvent
-from ..session import Session, get_engine
+from ..session import Session, get_engine, with_backend
 from ..cache_admin import cache_command, summarize_cleared
 from ..result import Result
 from ..engine.scheduler import TaskFailed
@@ -28,7 +28,7 @@ from .errors import CellFailed, Interrupted
 from .explore import Explorer, parse_spec
 from .progress import TextProgress, WidgetProgress
 
-BACKENDS = ("threads",)
+BACKENDS = ("threads", "dask")
 _SESSIONS: dict = {}  # id(shell) -> Session, kept across %reload_ext
 
 
@@ -47,7 +47,10 @@ class VoxLogicA(Magics):
     progress = CaselessStrEnum(("auto", "widget", "text", "off"), "auto",
                                help="Progress display: a widget, a final text line, or none; "
                                     "auto picks the widget in a Jupyter kernel.").tag(config=True)
-    backend = CaselessStrEnum(BACKENDS, "threads", help="Where tasks run.").tag(config=True)
+    backend = CaselessStrEnum(BACKENDS, "threads", help="Where tasks run: this kernel's threads, "
+                                                        "or a dask.distributed cluster.").tag(config=True)
+    scheduler = Unicode("", help="The dask scheduler's address (tcp://host:8786) for backend 'dask'; "
+                                 "empty: a local cluster.").tag(config=True)
     timeout = Float(None, allow_none=True,
                     help="Seconds to wait for a task another process computes (None: no limit).").tag(config=True)
 
@@ -70,7 +73,19 @@ class VoxLogicA(Magics):
     def _engine(self):
         engine = get_engine(self.cache_dir or None, self.jobs or None,
                             session_id=_kernel_id(self.shell))
+        if self.backend == "dask":
+            engine = with_backend(engine, "dask", self.scheduler or None)
         return engine
+
+    @observe("backend", "scheduler")
+    def _backend_changed(self, change):
+        if not hasattr(self, "session"):
+            return
+        try:
+            self.session.engine = self._engine()
+        except ImportError as exc:  # dask.distributed is not installed
+            self.backend = "threads"
+            print(f"voxlogica: {exc}", file=sys.stderr)
 
     @observe("cache_dir")
     def _cache_dir_changed(self, change):
