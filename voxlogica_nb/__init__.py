@@ -2,15 +2,29 @@
 parallel engine, for scripts, the command line and Jupyter."""
 from __future__ import annotations
 
-from .result import Result
-from .engine.scheduler import Engine, Failure, TaskFailed
-from .session import Session, get_engine
-from .errors import PrimitiveError, VoxLogicaError
-from .image import Image
-from .primitives import REGISTRY
-from .primitives.registry import source_digest
+import importlib
 
 __version__ = "0.1.0"
+
+# Public names, imported on first use: ``import voxlogica_nb`` stays cheap
+# (a CLI call or ``%load_ext`` loads only what its run needs).
+_LAZY = {"Result": ".result", "Engine": ".engine.scheduler", "Failure": ".engine.failures",
+         "TaskFailed": ".engine.failures", "Session": ".session", "get_engine": ".session",
+         "PrimitiveError": ".errors", "VoxLogicaError": ".errors", "Image": ".image",
+         "REGISTRY": ".primitives"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def run(text: str, source_name: str = "<program>", jobs: int | None = None, cache_dir=None,
@@ -24,13 +38,15 @@ def run(text: str, source_name: str = "<program>", jobs: int | None = None, cach
     ``backend="dask"`` runs the tasks on the dask scheduler at ``scheduler``
     (``"tcp://host:8786"``), or on a local cluster of ``workers`` processes.
     """
+    from .session import Session
+
     session = Session(cache_dir=cache_dir, jobs=jobs, no_cache=no_cache, backend=backend,
                       scheduler=scheduler, workers=workers)
     return session.run(text, source_name, observers=observers, force=force, timeout=timeout)
 
 
 def primitive(*signatures: str, name: str | None = None, version: str = "1", cost: str = "heavy",
-              registry=REGISTRY):
+              registry=None):
     """Make a Python function callable from ImgQL.
 
     ``@primitive("(num, num) -> num", version="1")`` registers ``fn`` under
@@ -40,17 +56,22 @@ def primitive(*signatures: str, name: str | None = None, version: str = "1", cos
     recomputed). The task identity includes ``version`` and a digest of the
     function's source, so editing the function invalidates its stored
     results. Registering a name again replaces it (a notebook cell run
-    twice); a builtin's name is refused with ``ValueError``.
+    twice); a builtin's name is refused with ``ValueError``. ``registry``:
+    where to register (default: the package's ``REGISTRY``).
     """
+    from .primitives import REGISTRY
+    from .primitives.registry import source_digest
+
+    target = REGISTRY if registry is None else registry
 
     def register(fn):
         qualified = name or fn.__name__
-        existing = registry.lookup(qualified)
+        existing = target.lookup(qualified)
         if existing is not None and existing.builtin:
             raise ValueError(f"{qualified!r} is a builtin; choose another name")
-        registry.remove(qualified)
+        target.remove(qualified)
         full_version = f"{version}+{source_digest(fn)}"
-        return registry.primitive(qualified, *signatures, version=full_version, cost=cost)(fn)
+        return target.primitive(qualified, *signatures, version=full_version, cost=cost)(fn)
 
     return register
 

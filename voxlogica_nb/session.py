@@ -49,9 +49,8 @@ def get_engine(cache_dir=None, jobs=None, session_id=None, shared_store=None) ->
             engine = _engines[key] = Engine(open_store(key, shared_store), jobs=jobs)
         elif jobs:
             engine.set_jobs(jobs)
-        claims = getattr(engine.store, "claims", None)
-        if session_id is not None and claims is not None:
-            claims.session_id = session_id
+        if session_id is not None and engine.store.claims is not None:
+            engine.store.claims.session_id = session_id
         return engine
 
 

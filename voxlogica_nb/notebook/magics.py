@@ -211,7 +211,7 @@ class VoxLogicA(Magics):
         """``%voxlogica_cache info | clear | prune SIZE | prune --older-than AGE
         | failures [N] | running | sweep``: inspect or manage the store."""
         store = self.session.engine.store
-        if not hasattr(store, "claims"):
+        if store.root is None:
             raise UsageError("the session has no persistent store")
         words = line.split() or ["info"]
         try:
