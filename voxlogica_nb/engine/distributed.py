@@ -51,7 +51,7 @@ from ..errors import PrimitiveError
 from ..primitives.registry import REGISTRY, reporting
 from .claims import CancelEvent, on_set
 from .diskstore import DiskStore
-from .events import Event
+from .events import Publishing
 from .failures import Failure, message_of
 from .policy import Reuse, reuse
 from .scheduler import Engine, Options, Outcome
@@ -262,7 +262,7 @@ def _collect(_spec, values: tuple):
 
 # -- in the calling process ----------------------------------------------------------
 
-class _Run:
+class _Run(Publishing):
     """One run, driven from the calling thread.
 
     Task states: PLANNED (waiting for ``missing[id]`` arguments), RUNNING
@@ -310,26 +310,7 @@ class _Run:
         self.lookups: dict = {}  # (primitive, fn) -> (overload index, primitive to send)
         self.out = Outcome()
 
-    # -- events ----------------------------------------------------------------
-    def emit(self, kind, task=None, **data):
-        if self.observers:
-            ev = Event(kind, task.id if task is not None else "", task.op if task is not None else "", data)
-            for obs in self.observers:
-                obs(ev)
-
-    def warn(self, task, pos, messages):
-        for message in messages:
-            line = f"{pos or '<program>'}: {message}"
-            if line not in self.warned:
-                self.warned.add(line)
-                self.out.warnings.append(line)
-                self.emit("warning", task, text=line, message=message, position=str(pos) if pos else "")
-
-    def report_plan(self, first=False):
-        compute, stored = self.planned[0] - self.reported[0], self.planned[1] - self.reported[1]
-        if first or compute or stored:
-            self.reported = tuple(self.planned)
-            self.emit("plan", compute=compute, stored=stored)
+    # -- events: emit, warn, report_plan (see Publishing) -------------------------
 
     # -- planning --------------------------------------------------------------
     def available(self, tid) -> bool:

@@ -34,3 +34,33 @@ class Event:
     task_id: str = ""
     op: str = ""
     data: dict = field(default_factory=dict)
+
+
+class Publishing:
+    """What a run tells its observers, for the classes that drive runs (the
+    local loop and the dask one). Expects ``observers`` (callables),
+    ``out`` (an ``Outcome``: ``warnings`` is appended to), ``warned`` (a
+    set), ``planned`` (``[to compute, found stored]`` so far) and
+    ``reported`` (the counts already sent)."""
+
+    def emit(self, kind, task=None, **data):
+        if self.observers:
+            ev = Event(kind, task.id if task is not None else "", task.op if task is not None else "", data)
+            for obs in self.observers:
+                obs(ev)
+
+    def warn(self, task, pos, messages):
+        """Record what a primitive reported, as lines located at ``pos``."""
+        for message in messages:
+            line = f"{pos or '<program>'}: {message}"
+            if line not in self.warned:
+                self.warned.add(line)
+                self.out.warnings.append(line)
+                self.emit("warning", task, text=line, message=message, position=str(pos) if pos else "")
+
+    def report_plan(self, first=False):
+        """Send the work met since the last ``plan`` event (if any)."""
+        compute, stored = self.planned[0] - self.reported[0], self.planned[1] - self.reported[1]
+        if first or compute or stored:
+            self.reported = tuple(self.planned)
+            self.emit("plan", compute=compute, stored=stored)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
 from .claims import CancelEvent, WaitCancelled, on_set
-from .events import Event
+from .events import Publishing
 from .executors import ThreadExecutor
 from .failures import Failure, TaskFailed, message_of
 from .memory import LRU, Account, Holdings, default_budget, value_bytes
@@ -82,10 +82,6 @@ class Outcome:
     seconds: float = 0.0
     warnings: list = field(default_factory=list)  # "source:line:col: message" reported by primitives
     peak_bytes: int = 0  # most bytes of values the run held at once (array memory)
-
-
-def _where(pos) -> str:
-    return str(pos) if pos else "<program>"
 
 
 class Engine:
@@ -249,7 +245,7 @@ class _RunSources(Sources):
         return self.store.contains(task_id)
 
 
-class Run:
+class Run(Publishing):
     """Drives one run: starts what the :class:`~.state.RunState` says is
     ready, feeds results back, runs effects, publishes events. Besides the
     state it tracks what is in motion: ``futures`` (this run's own),
@@ -282,36 +278,18 @@ class Run:
         self.warned: set = set()
         self.current = None  # the cheap task running in this thread
         self.stats = {"computed": 0, "cached": 0, "waited": 0, "failed": 0}
-        self.reported = [0, 0]  # planned counts already sent in plan events
+        self.reported = (0, 0)  # planned counts already sent in plan events
         self.out = Outcome()
 
-    # -- events --------------------------------------------------------------
-    def emit(self, kind, task=None, **data):
-        if self.observers:
-            ev = Event(kind, task.id if task is not None else "", task.op if task is not None else "", data)
-            for obs in self.observers:
-                obs(ev)
-
-    def warn(self, task, pos, messages):
-        """Record what a primitive reported, as lines located at ``pos``."""
-        for message in messages:
-            line = f"{_where(pos)}: {message}"
-            if line not in self.warned:
-                self.warned.add(line)
-                self.out.warnings.append(line)
-                self.emit("warning", task, text=line, message=message, position=str(pos) if pos else "")
+    # -- events (emit, warn, report_plan: see Publishing) ------------------------
+    @property
+    def planned(self):
+        return self.s.planned
 
     def report_inline(self, message):
         """The report sink of cheap tasks, which run in the loop's thread."""
         t = self.current
         self.warn(t, t.pos if t is not None else None, [message])
-
-    def report_plan(self, first=False):
-        """Send the work met since the last ``plan`` event (if any)."""
-        compute_, stored = (a - b for a, b in zip(self.s.planned, self.reported))
-        if first or compute_ or stored:
-            self.reported = list(self.s.planned)
-            self.emit("plan", compute=compute_, stored=stored)
 
     # -- the loop ----------------------------------------------------------------
     def execute(self) -> Outcome:
