@@ -42,6 +42,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from ..language.reducer import gc_paused
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
 from .claims import CancelEvent, WaitCancelled, on_set
@@ -300,7 +301,8 @@ class Run(Publishing):
                 self.emit("dangling", cleared=self.out.dangling)
         try:
             self.s.add_effects(self.effects)
-            self.s.plan([e.task for e in self.effects])
+            with gc_paused():  # planning builds structures that all stay alive
+                self.s.plan([e.task for e in self.effects])
             self.report_plan(first=True)
             unwatch = on_set(self.opts.cancel, lambda: self.completions.put(WAKE))
             try:
@@ -428,8 +430,9 @@ class Run(Publishing):
         if t.id in self.s.gathers:  # every element's body is done
             self.complete(t, [self.s.values[r.id] for r in self.s.gathers[t.id]])
             return
-        roots = [self.table.instantiate(t.body, t.level, e) for e in loop_elements(self.table, t, self.s.values)]
-        self.s.expand(t, roots)
+        with gc_paused():  # a loop's expansion builds graph like planning does
+            roots = [self.table.instantiate(t.body, t.level, e) for e in loop_elements(self.table, t, self.s.values)]
+            self.s.expand(t, roots)
         self.report_plan()
 
     def submit(self, t, fn, *args):
@@ -532,8 +535,10 @@ class Run(Publishing):
         self.complete(t, value)
 
     def complete(self, t, value):
-        self.unreserve(t.id)
-        self.futures.pop(t.id, None)
+        if self.reserved:
+            self.unreserve(t.id)
+        if self.futures:
+            self.futures.pop(t.id, None)
         self.s.complete(t, value)
 
     def unreserve(self, tid):

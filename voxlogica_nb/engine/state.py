@@ -46,7 +46,7 @@ from collections import deque
 from .failures import Failure
 from .memory import MISSING as NOT_IN_MEMORY
 from .memory import VOXEL_BYTES, WORKING_SET, Holdings, voxels
-from .policy import reuse
+from .policy import NEVER, reuse
 
 PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
 STATE_NAMES = ("PENDING", "READY_LOAD", "INFLIGHT", "DONE", "FAILED")
@@ -176,7 +176,7 @@ class RunState:
             return
         if t.kind == "param":
             raise RuntimeError("a loop variable escaped its loop body")
-        r = reuse(t, goal, self.opts)
+        r = NEVER if t.cost == "cheap" and not goal else reuse(t, goal, self.opts)
         if r.memory:
             value = self.sources.recent(tid)
             if value is not NOT_IN_MEMORY:
@@ -229,6 +229,10 @@ class RunState:
         (element 0 linked first)."""
         if t.kind != "for":
             args = t.args
+            if len(args) < 2:
+                return args
+            if len(args) == 2:  # tasks are hash-consed: one object per id
+                return args if args[0] is not args[1] else args[:1]
         elif t.id in self.gathers:
             args = self.gathers[t.id][::-1]
         else:
@@ -322,7 +326,7 @@ class RunState:
                 pending[d.id] -= 1
                 if pending[d.id] == 0:
                     self.push(d)
-        if not self.needed(tid):
+        if self.refs.get(tid, 0) <= 0 and tid not in self.pinned and tid not in self.saves:
             self.drop(tid)  # nothing in this run reads it (e.g. shared with another run)
 
     def needed(self, tid) -> bool:
@@ -334,14 +338,21 @@ class RunState:
             self.drop(tid)
 
     def release_args(self, t) -> None:
-        if t.id in self.linked:  # loaded or shared tasks hold no references
-            for a in {a.id for a in (self.gathers.get(t.id, ()) if t.kind == "for" else t.args)}:
-                self.unref(a)
+        if t.id not in self.linked:  # loaded or shared tasks hold no references
+            return
+        refs, pinned, saves = self.refs, self.pinned, self.saves
+        for a in self.inputs(t):  # inlined unref: this runs for every task
+            aid = a.id
+            left = refs.get(aid, 0) - 1
+            refs[aid] = left
+            if left <= 0 and aid not in pinned and aid not in saves:
+                self.drop(aid)
 
     def drop(self, tid) -> None:
         """Forget a value no consumer in this run needs any more."""
         self.values.pop(tid, None)
-        self.memory.release(tid)
+        if tid in self.memory.held:
+            self.memory.release(tid)
 
     def saved(self, tid) -> None:
         """A ``save`` of ``tid`` is over: drop its value if nothing else needs it."""
