@@ -39,7 +39,7 @@ def runs(request, tmp_path_factory):
     """{benchmark: future of its smoke run}, for the benchmarks this pytest
     run selected, all submitted at once (``AT_ONCE`` running at a time)."""
     selected = [item.callspec.params["name"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")]
+                if getattr(item, "module", None) is request.module and hasattr(item, "callspec")]
     with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
         futures = {name: pool.submit(smoke, name, tmp_path_factory.mktemp(f"store-{name}"))
                    for name in selected}

@@ -22,7 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-MISSING = object()
+MISSING = object()  # "no value here", from the LRU and from every store
 
 ENV = "VOXLOGICA_MEMORY"
 DEFAULT_SHARE = 0.25  # of the machine's RAM

@@ -50,7 +50,6 @@ from .events import Publishing
 from .executors import ThreadExecutor
 from .failures import Failure, TaskFailed, message_of
 from .memory import LRU, Account, Holdings, default_budget, value_bytes
-from .memory import MISSING as NOT_IN_MEMORY
 from .policy import reuse
 from .state import DONE, FAILED, INFLIGHT, READY_LOAD, RunState, Sources, loop_elements
 from .store import MISSING, MemoryStore, NullStore
@@ -222,7 +221,7 @@ class Engine:
     def load(self, task_id):
         """A value from memory or the store (``MISSING`` if neither has it)."""
         value = self.memory.get(task_id)
-        if value is not NOT_IN_MEMORY:
+        if value is not MISSING:
             return value
         value = self.store.get(task_id)
         if value is not MISSING:
@@ -237,7 +236,7 @@ class _RunSources(Sources):
         self.engine, self.store, self.memory = engine, store, memory
 
     def recent(self, task_id):
-        return self.memory.get(task_id) if self.memory is not None else NOT_IN_MEMORY
+        return self.memory.get(task_id) if self.memory is not None else MISSING
 
     def in_flight(self, task_id) -> bool:
         return self.engine.in_flight(task_id) is not None

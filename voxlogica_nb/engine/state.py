@@ -44,7 +44,7 @@ import heapq
 from collections import deque
 
 from .failures import Failure
-from .memory import MISSING as NOT_IN_MEMORY
+from .memory import MISSING
 from .memory import VOXEL_BYTES, WORKING_SET, Holdings, voxels
 from .policy import NEVER, reuse
 
@@ -87,7 +87,7 @@ class Sources:
 
     def recent(self, task_id):
         """The value kept in memory, or ``memory.MISSING``."""
-        return NOT_IN_MEMORY
+        return MISSING
 
     def in_flight(self, task_id) -> bool:
         """Is another run of this process computing the task now?"""
@@ -179,7 +179,7 @@ class RunState:
         r = NEVER if t.cost == "cheap" and not goal else reuse(t, goal, self.opts)
         if r.memory:
             value = self.sources.recent(tid)
-            if value is not NOT_IN_MEMORY:
+            if value is not MISSING:
                 self.state[tid] = DONE
                 self.keep(tid, value)
                 self.from_memory += 1

@@ -23,9 +23,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
-from .memory import value_bytes
-
-MISSING = object()
+from .memory import MISSING, value_bytes  # one "no value" sentinel for memory and stores
 
 
 class StoreError(Exception):

@@ -1,4 +1,4 @@
-"""Lexer and parser for ImgQL (LANGUAGE.md §1–3).
+"""Lexer and parser for ImgQL.
 
 There is no operator precedence: infix chains group to the right and a
 prefix operator takes everything to its right. The parser is written as
