@@ -43,6 +43,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from ..language.reducer import gc_paused
+from ..language.types import BOOL, NUM, STR
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
 from .claims import CancelEvent, WaitCancelled, on_set
@@ -54,6 +55,8 @@ from .policy import reuse
 from .state import DONE, FAILED, INFLIGHT, READY_LOAD, RunState, Sources, loop_elements
 from .store import MISSING, MemoryStore, NullStore
 from .worker import WAKE, Finished, Note, SaveFinished, calling, compute
+
+SMALL = (NUM, BOOL, STR)  # types whose stored values are read in the loop's thread
 
 __all__ = ["Engine", "Run", "Options", "Outcome", "Failure", "TaskFailed"]
 
@@ -379,7 +382,10 @@ class Run(Publishing):
         if s in (DONE, FAILED):
             return
         if s == READY_LOAD:
-            self.submit(t, self.engine.load, t.id)
+            if t.type in SMALL:  # a record read: cheaper here than a thread round trip
+                self.loaded(t, self.engine.load(t.id))
+            else:
+                self.submit(t, self.engine.load, t.id)
         elif s == INFLIGHT:
             self.start_shared(t)
         elif t.kind == "for":
