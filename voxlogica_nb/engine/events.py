@@ -15,7 +15,8 @@ observer may update a display directly. Kinds:
 ``wait``    waiting on another process that holds the task
 ``fail``    a task failed (``data["failure"]``)
 ``print``   a ``print`` effect ran (``data = {"label", "value"}``)
-``save``    a ``save`` effect wrote a file (``data = {"path"}``)
+``save``    a ``save`` effect wrote a file (``data = {"path"}``; ``"unchanged": True``
+            when the file already held that value and was left alone)
 ``warning`` a primitive reported something (``data = {"text": "source:line:col:
             message", "message", "position"}``); also in ``Result.warnings``
 ``finish``  the run ended (``data = {"stats", "seconds", "peak_bytes"}``;

@@ -278,6 +278,7 @@ class Run(Publishing):
         self.completions: queue.SimpleQueue = queue.SimpleQueue()
         self.next_effect = 0
         self.effect_busy = False
+        self.unchanged: set = set()  # save effects whose file already holds the value
         self.warned: set = set()
         self.current = None  # the cheap task running in this thread
         self.stats = {"computed": 0, "cached": 0, "waited": 0, "failed": 0}
@@ -302,9 +303,11 @@ class Run(Publishing):
             if self.out.dangling:
                 self.emit("dangling", cleared=self.out.dangling)
         try:
-            self.s.add_effects(self.effects)
+            self.unchanged = self.unchanged_saves()
+            live = [e for i, e in enumerate(self.effects) if i not in self.unchanged]
+            self.s.add_effects(live)
             with gc_paused():  # planning builds structures that all stay alive
-                self.s.plan([e.task for e in self.effects])
+                self.s.plan([e.task for e in live])
             self.report_plan(first=True)
             unwatch = on_set(self.opts.cancel, lambda: self.completions.put(WAKE))
             try:
@@ -564,7 +567,10 @@ class Run(Publishing):
         while not self.effect_busy and self.next_effect < len(self.effects):
             e = self.effects[self.next_effect]
             s = self.s.state.get(e.task.id)
-            if s == FAILED:
+            if self.next_effect in self.unchanged:
+                self.out.saved.append(e.target)
+                self.emit("save", e.task, path=e.target, unchanged=True)
+            elif s == FAILED:
                 f = self.s.failures[e.task.id]
                 self.out.effect_failures.append((e, f.root or f))
                 if e.kind == "save":
@@ -577,6 +583,13 @@ class Run(Publishing):
             else:
                 self.show(self.next_effect, e)
             self.next_effect += 1
+
+    def unchanged_saves(self) -> set:
+        """The save effects whose file an earlier run wrote with this very
+        value and nobody changed since: nothing to load, nothing to write."""
+        return {i for i, e in enumerate(self.effects)
+                if e.kind == "save" and reuse(e.task, True, self.opts).store
+                and fingerprints.saved_task(os.path.abspath(e.target)) == e.task.id}
 
     def show(self, i, e):
         value = self.s.values[e.task.id]
@@ -612,5 +625,7 @@ class Run(Publishing):
             return
         if said:
             self.warn(e.task, e.pos, said)
+        if reuse(e.task, True, self.opts).commit:
+            fingerprints.remember_saved(os.path.abspath(e.target), e.task.id)
         self.out.saved.append(e.target)
         self.emit("save", e.task, path=e.target)

@@ -43,7 +43,7 @@ def _entry(key: str) -> str | None:
     return os.path.join(_folder, name[:2], name[2:])
 
 
-def _read(key):
+def _read(key, prefix="sha256:"):
     path = _entry(key)
     if path is None:
         return None
@@ -52,7 +52,7 @@ def _read(key):
             stored_key, digest = f.read().split("\n")[:2]
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-    return digest if stored_key == key and digest.startswith("sha256:") else None
+    return digest if stored_key == key and digest.startswith(prefix) else None
 
 
 def _write(key, digest):
@@ -100,3 +100,39 @@ def file_digest(path: str) -> str:
     with _lock:
         _memory[key] = digest
     return digest
+
+
+# -- files a save wrote ---------------------------------------------------------
+# A save records which task's value it wrote, keyed by the file's identity
+# afterwards; a later run that would write the same value finds the file
+# unchanged and skips the write (and loading the value, and the image
+# library). Racy files are never trusted.
+
+def remember_saved(path: str, task_id: str) -> None:
+    """``path`` now holds ``task_id``'s value, just written."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    key = "saved:" + identity(st)
+    with _lock:
+        _memory[key] = task_id
+    _write(key, "task:" + task_id)
+
+
+def saved_task(path: str) -> str | None:
+    """The task whose value a save wrote to ``path``, if the file has not
+    changed since (and is not racy); else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if time.time() - st.st_mtime < RACY_SECONDS:
+        return None
+    key = "saved:" + identity(st)
+    with _lock:
+        task = _memory.get(key)
+    if task is None:
+        mark = _read(key, prefix="task:")
+        task = mark[len("task:"):] if mark else None
+    return task
