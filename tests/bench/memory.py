@@ -51,10 +51,10 @@ FULL = {
     "stress_groups": 683,  # 6 tasks each: about 4,100 tasks
     "sweep_size": (240, 240, 155),  # x, y, z
     "thresholds": 100,
-    "sweep_ops": (">.", ">"),
+    "sweep_ops": (">.", ">", "sitk"),
 }
 SMOKE = {"chain_terms": 20, "chain_size": (64, 64), "stress_size": (16, 16, 16), "stress_groups": 10,
-         "sweep_size": (24, 24, 16), "thresholds": 5, "sweep_ops": (">.",)}
+         "sweep_size": (24, 24, 16), "thresholds": 5, "sweep_ops": (">.", "sitk")}
 
 
 # ---------------------------------------------------------------------------
@@ -92,11 +92,14 @@ def stress_program(path, groups):
 
 
 def sweep_program(folder, ext, n, op=">."):
+    t = f"(lo + ((hi - lo) * (i / {n - 1})))"
+    # SimpleITK's filter keeps lower <= v <= upper (inclusive) and gives a 0/1 number image
+    mask = f"simpleitk.BinaryThreshold(f, {t}, hi + 1, 1, 0) >. 0" if op == "sitk" else f"f {op} {t}"
     return (f'let counts = for path in dir("{folder}", "*{ext}") do\n'
             f"  let f = intensity(load(path)) in\n"
             f"  let lo = min(f) in\n"
             f"  let hi = max(f) in\n"
-            f"  for i in range(0, {n}) do volume(f {op} (lo + ((hi - lo) * (i / {n - 1}))))\n"
+            f"  for i in range(0, {n}) do volume({mask})\n"
             f'print "counts" counts\n')
 
 
@@ -173,8 +176,11 @@ def worker_numpy(opts):
         lo, hi = float(f.min()), float(f.max())
         row = []
         for i in range(n):
-            t = np.float32(lo + ((hi - lo) * (i / (n - 1))))
-            row.append(float(np.count_nonzero(f > t)))
+            t = lo + ((hi - lo) * (i / (n - 1)))
+            if opts.get("inclusive"):  # as SimpleITK's BinaryThreshold: v >= t in double precision
+                row.append(float(np.count_nonzero(f >= np.float64(t))))
+            else:
+                row.append(float(np.count_nonzero(f > np.float32(t))))
         counts.append(row)
     t1 = time.perf_counter()
     after = usage()
@@ -221,16 +227,22 @@ def store_vs_nocache(name, program, tmp):
 def sweep(folder, volumes, ext, tmp, sizes):
     n = sizes["thresholds"]
     np_run = spawn({"mode": "numpy", "folder": folder, "thresholds": n, "ext": ext}, tmp)
+    np_inclusive = (spawn({"mode": "numpy", "folder": folder, "thresholds": n, "ext": ext, "inclusive": True}, tmp)
+                    if "sitk" in sizes["sweep_ops"] else None)
     rows = {}
     for label, op, opts in (("store on", ">.", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
                             ("no cache", ">.", {"no_cache": True}),
                             ("store on, `>` for `>.`", ">", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
-                            ("no cache, `>` for `>.`", ">", {"no_cache": True})):
+                            ("no cache, `>` for `>.`", ">", {"no_cache": True}),
+                            ("store on, simpleitk.BinaryThreshold", "sitk", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
+                            ("no cache, simpleitk.BinaryThreshold", "sitk", {"no_cache": True})):
         if op not in sizes["sweep_ops"]:
             continue
         r = spawn(dict(opts, mode="engine", program=sweep_program(folder, ext, n, op=op)), tmp)
-        if r["printed"] != np_run["printed"]:
-            a, b = (eval(x["printed"][0][1]) for x in (r, np_run))
+        base = np_inclusive if op == "sitk" else np_run
+        r["baseline"] = base
+        if r["printed"] != base["printed"]:
+            a, b = (eval(x["printed"][0][1]) for x in (r, base))
             diff = [(v, i, x, y) for v, (ra, rb) in enumerate(zip(a, b)) for i, (x, y) in enumerate(zip(ra, rb)) if x != y]
             raise AssertionError(f"the engine's counts differ from numpy's ({len(diff)} differ, first {diff[:3]})")
         rows[label] = r
@@ -239,8 +251,11 @@ def sweep(folder, volumes, ext, tmp, sizes):
           f"({rows['store on']['tasks']} tasks in the table):")
     print(f"    numpy loop: {np_run['seconds']:.2f} s, CPU {np_run['cpu_run']:.2f} s, "
           f"peak RSS {gb(np_run['maxrss'])} (after imports {gb(np_run['rss_start'])})")
+    if np_inclusive is not None:
+        print(f"    numpy loop, inclusive (as BinaryThreshold): {np_inclusive['seconds']:.2f} s, "
+              f"CPU {np_inclusive['cpu_run']:.2f} s")
     for label, r in rows.items():
-        cpu = r["cpu_run"] / np_run["cpu_run"]
+        cpu = r["cpu_run"] / r["baseline"]["cpu_run"]
         peak = f", values alive at most {gb(r['peak_bytes'])}" if r.get("peak_bytes") is not None else ""
         print(f"    engine, {label}: run {r['execute']:.2f} s, CPU {r['cpu_run']:.2f} s ({cpu:.2f}x numpy, "
               f"target <= 1.5x) {verdict(cpu <= 1.5)}; peak RSS {gb(r['maxrss'])} (target <= 0.5 GB) "
