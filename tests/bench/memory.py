@@ -177,8 +177,8 @@ def worker_numpy(opts):
         row = []
         for i in range(n):
             t = lo + ((hi - lo) * (i / (n - 1)))
-            if opts.get("inclusive"):  # as SimpleITK's BinaryThreshold: v >= t in double precision
-                row.append(float(np.count_nonzero(f >= np.float64(t))))
+            if opts.get("inclusive"):  # as SimpleITK's BinaryThreshold: v >= t cast to the pixel type
+                row.append(float(np.count_nonzero(f >= np.float32(t))))
             else:
                 row.append(float(np.count_nonzero(f > np.float32(t))))
         counts.append(row)
