@@ -65,7 +65,7 @@ import time
 import weakref
 
 from .cancel import CancelEvent, on_set
-from .files import NOFOLLOW, AtomicFile, unlink, unlock_close, walk
+from ..files import NOFOLLOW, AtomicFile, unlink, unlock_close, walk
 
 __all__ = ["ClaimTable", "Claim", "WaitTimeout", "WaitCancelled", "CancelEvent", "on_set",
            "process_start_time"]

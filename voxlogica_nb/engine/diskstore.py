@@ -64,7 +64,7 @@ import zlib
 from pathlib import Path
 
 from .claims import ALIVE, ClaimTable
-from .files import AtomicFile, shards, unique_tag, unlink, walk, write_atomic
+from ..files import AtomicFile, shards, unique_tag, unlink, walk, write_atomic
 from .store import MISSING, Store, UnsafeStoreError
 
 __all__ = ["DiskStore", "SCHEME_VERSION", "default_root", "shared_store_requested", "SHARED_ENV",

@@ -19,6 +19,8 @@ import os
 import threading
 import time
 
+from ..files import write_atomic
+
 RACY_SECONDS = 2.0
 
 _memory: dict = {}
@@ -60,12 +62,7 @@ def _write(key, digest):
     if path is None:
         return
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(f"{key}\n{digest}\n")
-        os.replace(tmp, path)
+        write_atomic(path, f"{key}\n{digest}\n".encode("ascii"))
     except OSError:
         pass  # remembering is an optimisation: a read-only store just re-reads
 

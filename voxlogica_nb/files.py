@@ -1,5 +1,5 @@
-"""File helpers shared by the store and the claims: atomic writes, walks of
-sharded folders, unlocking.
+"""File helpers shared by the store, the claims and the input fingerprints:
+atomic writes, walks of sharded folders, unlocking.
 
 Files are created with ``O_EXCL | O_NOFOLLOW`` (a planted file or symlink is
 never written through) and with the mode asked for; a missing shard folder
