@@ -291,3 +291,26 @@ def test_importing_the_package_does_not_import_dask():
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))))")
     out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    from voxlogica_nb.cli import main
+    from voxlogica_nb.engine import distributed
+
+    monkeypatch.setattr(distributed, "CONNECT_SECONDS", 2)
+    prog = tmp_path / "p.imgql"
+    prog.write_text('print "v" 1 + 1\n')
+    port = _free_port()
+    code = main(["run", str(prog), "--quiet", "--no-cache", "--backend", "dask",
+                 "--scheduler", f"tcp://127.0.0.1:{port}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith(f"voxlogica: cannot reach the dask scheduler at tcp://127.0.0.1:{port}")
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

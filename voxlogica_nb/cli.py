@@ -14,7 +14,7 @@ import time
 from .text import TextProgress, format_value
 from .result import not_done_line
 from .engine.store import StoreError
-from .errors import VoxLogicaError
+from .errors import RuntimeSetupError, VoxLogicaError
 
 
 def main(argv=None) -> int:
@@ -106,6 +106,9 @@ def run_text(text, source, args) -> int:
     except KeyboardInterrupt:
         print("voxlogica: interrupted", file=sys.stderr)
         return 130
+    except RuntimeSetupError as exc:  # e.g. a cluster that cannot be reached
+        print(exc, file=sys.stderr)
+        return 2
     for f in outcome.failures:
         print(f"{f}", file=sys.stderr)
     for e, f in outcome.effect_failures:

@@ -77,3 +77,11 @@ def _window(line: str, col: int, width: int = 100) -> tuple[str, int]:
 
 class PrimitiveError(Exception):
     """Raised by a primitive for bad input; its message is shown as is."""
+
+
+class RuntimeSetupError(Exception):
+    """The run cannot start at all (a store that cannot be used, a cluster
+    that cannot be reached); ``str()`` is one line meant for users."""
+
+    def _render_traceback_(self):  # IPython shows this instead of a traceback
+        return [str(self)]

@@ -47,7 +47,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 
-from ..errors import PrimitiveError
+from ..errors import PrimitiveError, RuntimeSetupError
 from ..primitives.registry import REGISTRY, reporting
 from .claims import CancelEvent, on_set
 from .diskstore import DiskStore
@@ -88,7 +88,11 @@ class DaskEngine:
 
         opts = Options(**options)
         address = self.scheduler or local_cluster(self.workers)
-        with Client(address, set_as_default=False) as client:
+        try:
+            client = Client(address, set_as_default=False, timeout=CONNECT_SECONDS)
+        except OSError as exc:  # unreachable, refused, timed out
+            raise RuntimeSetupError(f"voxlogica: cannot reach the dask scheduler at {address}: {exc}") from None
+        with client:
             run = _Run(client, self.local.store, effects, table, list(observers), opts)
             if observers:
                 run.out.dangling = self.local.take_dangling()
@@ -98,6 +102,7 @@ class DaskEngine:
 
 
 _clusters: dict = {}
+CONNECT_SECONDS = 10  # to reach a scheduler before saying it cannot be reached
 _clusters_lock = threading.Lock()
 
 

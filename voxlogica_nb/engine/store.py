@@ -23,14 +23,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
+from ..errors import RuntimeSetupError
 from .memory import MISSING, value_bytes  # one "no value" sentinel for memory and stores
 
 
-class StoreError(Exception):
+class StoreError(RuntimeSetupError):
     """A store that cannot be used at all; ``str()`` is one line meant for users."""
-
-    def _render_traceback_(self):  # IPython shows this instead of a traceback
-        return [str(self)]
 
 
 class UnsafeStoreError(StoreError, PermissionError):
