@@ -151,3 +151,52 @@ class Processes:
     def kill_all(self):
         for p in self.started:
             self.kill(p)
+
+
+# -- the store's records, wherever they live ----------------------------------------
+# A small value's record is a row of the store's SQLite table, or a record
+# file (a large value's record always is; a small one's when the table is off).
+
+def raw_record(store, tid):
+    """The JSON text of ``tid``'s record in ``store`` (a DiskStore); None if absent."""
+    import os
+    import sqlite3
+    from contextlib import closing
+
+    js = store.objects / tid[:2] / (tid + ".json")
+    if js.exists():
+        return js.read_text()
+    if not os.path.exists(store.records.path):
+        return None
+    with closing(sqlite3.connect(store.records.path)) as db:
+        row = db.execute("SELECT record FROM records WHERE id=?", (tid,)).fetchone()
+    return row and row[0]
+
+
+def damage_record(store, tid, text):
+    """Replace ``tid``'s record with ``text`` where it lives."""
+    import sqlite3
+    from contextlib import closing
+
+    js = store.objects / tid[:2] / (tid + ".json")
+    if js.exists():
+        js.write_text(text)
+        return
+    with closing(sqlite3.connect(store.records.path)) as db, db:
+        assert db.execute("UPDATE records SET record=? WHERE id=?", (text, tid)).rowcount == 1
+
+
+def all_records(store):
+    """{task id: record dict} of every committed value in ``store``."""
+    import os
+    import sqlite3
+    from contextlib import closing
+
+    out = {}
+    if os.path.exists(store.records.path):
+        with closing(sqlite3.connect(store.records.path)) as db:
+            out.update((tid, json.loads(text)) for tid, text in db.execute("SELECT id, record FROM records"))
+    for js in store.objects.glob("*/*.json"):
+        out[js.name[:-5]] = json.loads(js.read_bytes())
+    return out
+

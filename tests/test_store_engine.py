@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _build import num, save, store_of
+from _build import all_records, damage_record, num, save, store_of
 from _storeprims import executions
 from voxlogica_nb.engine.diskstore import DiskStore
 
@@ -68,13 +68,7 @@ def wait_for_line(path, what, op, n=1, timeout=15):
 
 def store_entries(cache, op):
     """[(task id, metadata)] of committed values of ``op`` in the store at ``cache``."""
-    s = DiskStore(cache)
-    out = []
-    for js in s.objects.glob("*/*.json"):
-        meta = json.loads(js.read_bytes())
-        if meta.get("op") == op:
-            out.append((js.name[:-5], meta))
-    return out
+    return [(tid, meta) for tid, meta in all_records(DiskStore(cache)).items() if meta.get("op") == op]
 
 
 def wait_until_committed(engine, timeout=30):
@@ -351,18 +345,18 @@ def test_corrupt_value_is_recomputed(tmp_path, env, procs, form, damage):
     [(tid, meta)] = store_entries(cache, "mkimg")
     assert "inline" in meta and "file" not in meta  # a 1 kB image lives in its record
     store = DiskStore(cache)
-    shard, js = store.objects / tid[:2], store.objects / tid[:2] / (tid + ".json")
+    shard = store.objects / tid[:2]
     if form == "file":
         meta = _as_value_file(cache, tid, meta)
         value_file = shard / meta["file"]
         size = value_file.stat().st_size
         assert size == meta["bytes"] and size > 16 * 16 * 4
     if damage == "metadata":
-        js.write_bytes(b'{"id": "' + tid.encode() + b'", "fi')
-    elif form == "record":  # the value's bytes in the record, same size
+        damage_record(store, tid, '{"id": "' + tid + '", "fi')
+    elif form == "record":  # the value's bytes in the record (a row of the table), same size
         data = bytearray(base64.b64decode(meta["inline"]))
         data[len(data) // 2] ^= 0x55
-        js.write_text(json.dumps(dict(meta, inline=base64.b64encode(bytes(data)).decode())))
+        damage_record(store, tid, json.dumps(dict(meta, inline=base64.b64encode(bytes(data)).decode())))
     elif damage == "truncate":
         with open(value_file, "r+b") as f:
             f.truncate(size // 2)
@@ -502,8 +496,8 @@ def test_no_cache_writes_nothing_and_force_recomputes_goals(tmp_path, env, procs
 
     r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache))
     assert len(executions(log)) == 8
+    assert len(all_records(DiskStore(cache))) == 4
     before = snapshot(cache)
-    assert len([p for p in before if f"{os.sep}objects{os.sep}" in p and p.endswith(".json")]) == 4
 
     r, _ = run_fresh(procs, env, program=program, cache_dir=str(cache), no_cache=True)
     assert len(executions(log)) == 12  # everything again, fresh

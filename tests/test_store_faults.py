@@ -10,7 +10,9 @@ Faults are injected by wrapping the ``os`` / ``fcntl`` calls the store makes
 ``os.replace``, ``os.mkdir``, ``os.unlink``, ``fcntl.flock``), failing only
 for paths of one step inside the test's store folder. Every case checks that
 its fault really fired. Small values live in their record, large ones in a
-value file: commits are tested in both forms. (The store does not
+value file: commits are tested in both forms. The stores here keep small
+records in files (``records_table=False``, as a store does when its SQLite
+table is unusable); the table's own faults are in ``test_records_table.py``. (The store does not
 ``fsync``: a value or record torn by a power loss fails its size/CRC or JSON
 check and is recomputed.)
 """
@@ -32,8 +34,12 @@ import voxlogica_nb as vx
 from voxlogica_nb.engine import claims as claims_module
 from voxlogica_nb.engine import diskstore
 from _build import Recorder
-from voxlogica_nb.engine.diskstore import DiskStore
+from voxlogica_nb.engine.diskstore import DiskStore as _DiskStore
 from voxlogica_nb.engine.store import MISSING
+
+
+def DiskStore(root, **kwargs):  # noqa: N802  (the store under test, small records in files)
+    return _DiskStore(root, records_table=False, **kwargs)
 
 A = "ab" + "1" * 62  # committed before the fault
 B = "cd" + "2" * 62  # a new entry (its shard folder does not exist yet)

@@ -2,7 +2,8 @@
 
 Layout (``<ab>`` = first two hex digits of the task id)::
 
-    <root>/v<SCHEME>/objects/<ab>/<id>.json       the record — the commit point
+    <root>/v<SCHEME>/records.sqlite               records of small values (see ``records.py``)
+    <root>/v<SCHEME>/objects/<ab>/<id>.json       the record of a large value — its commit point
     <root>/v<SCHEME>/objects/<ab>/<id>.<tag>.pkl  a large value (joblib.dump, uncompressed)
     <root>/v<SCHEME>/failures/<ab>/<id>.json      a failure record
     <root>/v<SCHEME>/locks/...                    claims (see ``claims.py``)
@@ -14,17 +15,22 @@ Commit protocol (``put``): the value is dumped with ``joblib.dump`` while a
 CRC-32 of its bytes is computed. A value of at most ``inline_max_bytes``
 (a short sequence, a small array) is kept in memory and goes into its
 record (base64, ``"inline"``); a number, string, bool or None goes there as
-JSON (``"value"``, its CRC taken over its JSON text). One small file per
-value is what makes storing many small values cheap: creating a file costs
-more than anything else a commit does. A larger value spills to a temporary
-file renamed to a value file of its own (``<id>.<unique tag>.pkl``, named by
-the record's ``"file"``). Then the record (size, CRC, type, times, op, version)
-is written to a temporary file and renamed over ``<id>.json`` — that rename
-is the single commit point. Readers therefore always see a complete,
-consistent (record, value) pair, also while a value is being overwritten
-("force") or written by two processes at once; the value file the old
-record named is deleted after the switch (a reader that has it
-memory-mapped keeps its data). ``contains`` is a single ``stat``.
+JSON (``"value"``, its CRC taken over its JSON text). Such a record is a row
+of the table of small values, committed in one SQLite transaction: creating
+a file costs more than anything else a commit does, and many programs make
+thousands of small values. (When the table cannot be used, or with
+``records_table=False``, it is a record file like a large value's.) A
+larger value spills to a temporary file renamed to a value file of its own
+(``<id>.<unique tag>.pkl``, named by the record's ``"file"``). Then the
+record (size, CRC, type, times, op, version) is written to a temporary file
+and renamed over ``<id>.json`` — that rename is the single commit point.
+Readers therefore always see a complete, consistent (record, value) pair,
+also while a value is being overwritten ("force") or written by two
+processes at once; the value file the old record named is deleted after the
+switch (a reader that has it memory-mapped keeps its data). A record file
+takes precedence over a row for the same id (and a commit of one form
+removes the other). ``contains`` is a ``stat`` and, if that misses, a
+lookup in the table.
 
 Reading (``get``): size and CRC are checked against the record (the CRC of
 a value file is checked once per file version per process, ~9 ms for
@@ -32,8 +38,9 @@ a value file is checked once per file version per process, ~9 ms for
 discards the entry and returns ``MISSING``. Value files of at least
 ``mmap_min_bytes`` are loaded memory-mapped, read-only (``mmap_mode="r"``).
 
-The last-used time of an entry is its record's mtime (touched on every
-``get``); ``prune`` removes least recently used entries first.
+The last-used time of an entry is its record file's mtime or its row's
+``used`` (touched on every ``get``); ``prune`` removes least recently used
+entries first.
 
 Failures to write (full disk, I/O error, read-only folder) at any step of a
 commit, a failure record or a claim leave no partial file behind: the
@@ -65,6 +72,7 @@ from pathlib import Path
 
 from .claims import ALIVE, ClaimTable
 from ..files import AtomicFile, shards, unique_tag, unlink, walk, write_atomic
+from .records import RecordTable
 from .store import MISSING, Store, UnsafeStoreError
 
 __all__ = ["DiskStore", "SCHEME_VERSION", "default_root", "shared_store_requested", "SHARED_ENV",
@@ -190,10 +198,15 @@ def _read_json(path):
     finally:
         os.close(fd)
     raw = b"".join(parts)
+    return _parse_record(raw), raw
+
+
+def _parse_record(raw) -> dict:
+    """A record from its JSON text; ValueError if it is not one."""
     rec = json.loads(raw)
     if not isinstance(rec, dict):
         raise ValueError("not a JSON object")
-    return rec, raw
+    return rec
 
 
 def _type_name(value) -> str:
@@ -232,7 +245,7 @@ class DiskStore(Store):
 
     def __init__(self, root=None, *, scheme: int | str = SCHEME_VERSION, warn=warnings.warn,
                  session_id: str = "", mmap_min_bytes: int = 1 << 20, inline_max_bytes: int = 4096,
-                 shared: bool | None = None):
+                 shared: bool | None = None, records_table: bool = True):
         self.base = Path(root).expanduser() if root is not None else default_root()
         self.scheme = scheme
         self.root = self.base / f"v{scheme}"
@@ -265,6 +278,8 @@ class DiskStore(Store):
             self._not_writable(error)
         self.claims = ClaimTable(self.root / "locks", session_id=session_id, file_mode=self.file_mode,
                                  dir_mode=self.dir_mode, on_error=self._not_writable)
+        self.records = RecordTable(self.root / "records.sqlite", self.file_mode, on_error=self._records_off,
+                                   enabled=records_table)
         if self.claims.error is not None and self.writable:
             self._not_writable(self.claims.error)
 
@@ -305,6 +320,17 @@ class DiskStore(Store):
             "results kept in memory only"
         )
 
+    def _records_off(self, err):
+        self._warn_fn(f"voxlogica_nb: the table of small values in {self.base} cannot be used ({err}); "
+                      "they are stored as files meanwhile (`voxlogica cache clear` starts a new table)")
+
+    def flush(self) -> None:
+        self.records.flush()
+
+    def close(self) -> None:
+        self.records.close()
+        super().close()
+
     # -- paths (strings: this is the hot path) ----------------------------
     def _record_path(self, task_id):
         return f"{self._objects}/{task_id[:2]}/{task_id}.json"
@@ -325,11 +351,14 @@ class DiskStore(Store):
 
     # -- values -------------------------------------------------------------
     def contains(self, task_id: str) -> bool:
-        return os.path.exists(self._record_path(task_id))
+        return os.path.exists(self._record_path(task_id)) or self.records.has(task_id)
 
     def meta(self, task_id: str) -> dict | None:
         try:
             rec = _read_json(self._record_path(task_id))[0]
+            if rec is None:
+                text = self.records.get(task_id)
+                rec = None if text is None else _parse_record(text)
         except (OSError, ValueError):
             return None
         if rec is not None:
@@ -351,7 +380,7 @@ class DiskStore(Store):
         except (OSError, ValueError):
             return self._discard(task_id, b"?")
         if rec is None:
-            return MISSING
+            return self._get_row(task_id)
         if "value" in rec:
             value = self._load_json(rec)
         elif "inline" in rec:
@@ -365,6 +394,23 @@ class DiskStore(Store):
                 os.utime(js)  # last used, for LRU pruning
             except OSError:
                 pass
+        return value
+
+    def _get_row(self, task_id):
+        """The value of a record in the table of small values."""
+        row = self.records.get(task_id)
+        if row is None:
+            return MISSING
+        try:
+            rec = _parse_record(row)
+            value = self._load_json(rec) if "value" in rec else self._load_inline(rec) if "inline" in rec \
+                else _CORRUPT
+        except ValueError:
+            value = _CORRUPT
+        if value is _CORRUPT:
+            # gone for good unless a writer replaced the row meanwhile (then read again)
+            return MISSING if self.records.delete(task_id, row) or not self.records.has(task_id) else _RETRY
+        self.records.touch(task_id)
         return value
 
     @staticmethod
@@ -450,7 +496,7 @@ class DiskStore(Store):
             self._forget_verified(v)
         return MISSING
 
-    def put(self, task_id: str, value, meta: dict | None = None) -> None:
+    def put(self, task_id: str, value, meta: dict | None = None, later: bool = False) -> None:
         if not self.writable:
             return
         meta = dict(meta or {})
@@ -473,12 +519,21 @@ class DiskStore(Store):
             if "file" in form:
                 spool.file.commit()
             js = self._record_path(task_id)
-            try:
-                old = self._value_path(task_id, _read_json(js)[0])
+            try:  # a record file to replace (a batched value is new: its run found none)
+                old_rec, _raw = _read_json(js) if not (later and "file" not in form) else (None, None)
+                old = self._value_path(task_id, old_rec)
             except (OSError, ValueError):
-                old = None
-            write_atomic(js, json.dumps(rec, default=str).encode(), self.file_mode, self.dir_mode)
-            committed = True  # the record's rename above was the commit point
+                old_rec, old = True, None
+            text = _to_json(rec)
+            if "file" not in form and self.records.put(task_id, text, later):
+                committed = True  # the row is the commit point; a record file would shadow it
+                if old_rec is not None:
+                    unlink(js)
+            else:
+                write_atomic(js, text.encode(), self.file_mode, self.dir_mode)
+                committed = True  # the record's rename above was the commit point
+                if "file" in form:
+                    self.records.delete(task_id)  # a smaller value committed earlier
             if old is not None and old != pkl:
                 unlink(old)
                 self._forget_verified(old)
@@ -539,7 +594,7 @@ class DiskStore(Store):
         rec["id"] = task_id
         rec.setdefault("time", time.time())
         try:
-            write_atomic(self._failure_path(task_id), json.dumps(rec, default=str).encode(),
+            write_atomic(self._failure_path(task_id), _to_json(rec).encode(),
                          self.file_mode, self.dir_mode)
         except OSError as e:
             self._not_writable(e)
@@ -593,8 +648,9 @@ class DiskStore(Store):
         return next((e for e in value_entries if e.name == name), None)
 
     def _entries(self):
-        """[(task_id, bytes, last_used)] of committed values (an inline value
-        counts its record's size)."""
+        """[(task_id, bytes, last_used)] of committed values: those in files
+        (an inline value counts its record's size), then the table's rows
+        that no record file shadows."""
         out = []
         for _shard, records, values, _temps in self._shards():
             for task_id, js in records.items():
@@ -607,6 +663,8 @@ class DiskStore(Store):
                     out.append((task_id, v.stat().st_size, js.stat().st_mtime))
                 except OSError:
                     continue
+        in_files = {e[0] for e in out}
+        out += [tuple(row) for row in self.records.entries() if row[0] not in in_files]
         return out
 
     def info(self) -> dict:
@@ -629,6 +687,7 @@ class DiskStore(Store):
         except (OSError, ValueError):
             rec = None
         unlink(js)
+        self.records.delete(task_id)
         pkl = self._value_path(task_id, rec)
         if pkl is not None:
             unlink(pkl)
@@ -638,7 +697,9 @@ class DiskStore(Store):
         """Delete every value and failure record (lock files stay; see ``prune``)."""
         entries = self._entries()
         for task_id, _size, _last in entries:
-            self._remove_entry(task_id)
+            if os.path.exists(self._record_path(task_id)):
+                self._remove_entry(task_id)
+        self.records.clear()
         nfail = sum(unlink(path) for path in self._failure_files())
         self._remove_stale_temps(max_age=None)
         with self._verified_lock:
@@ -696,4 +757,5 @@ class DiskStore(Store):
 
 _RETRY = object()
 _CORRUPT = object()
+_to_json = json.JSONEncoder(default=str).encode  # one encoder: json.dumps(default=...) builds one per call
 _JSON_TYPES = (float, int, bool, str, type(None))  # exact types: JSON gives them back unchanged

@@ -57,7 +57,7 @@ from .policy import Reuse, reuse
 from .scheduler import Engine, Options, Outcome
 from .state import loop_elements, loop_source
 from .store import MISSING, NullStore
-from .worker import compute
+from .worker import Quick, compute
 
 TOPIC = "voxlogica-tasks"
 PLANNED, RUNNING, DONE, FAILED = range(4)
@@ -188,6 +188,7 @@ class _Here:
     def __init__(self, timeout):
         self.timeout = timeout
         self.cancel = CancelEvent()
+        self.quick = _quick  # measured across the tasks of this worker process
 
     def keep(self, task_id, value):
         pass
@@ -195,6 +196,7 @@ class _Here:
 
 _stores: dict = {}
 _stores_lock = threading.Lock()
+_quick = Quick()
 
 
 def _worker_store(where):
@@ -252,6 +254,7 @@ def _work(spec: _Spec, args: tuple):
         task = _WorkerTask(spec.id, spec.op, spec.version, fn, prim, spec.where)
         here = _Here(spec.timeout)
         value, how = compute(here, store, task, args, spec.decision, here, notify)
+        store.flush()  # no batches across dask tasks: a worker may be retired at any time
     except Exception as exc:
         raise TaskError(spec.id, message_of(exc), traceback.format_exc()) from None
     finally:

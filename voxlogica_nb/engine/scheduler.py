@@ -54,7 +54,7 @@ from .memory import LRU, Account, Holdings, default_budget, value_bytes
 from .policy import reuse
 from .state import DONE, FAILED, INFLIGHT, READY_LOAD, RunState, Sources, loop_elements
 from .store import MISSING, MemoryStore, NullStore
-from .worker import WAKE, Finished, Note, SaveFinished, calling, compute
+from .worker import WAKE, Finished, Note, Quick, SaveFinished, calling, compute
 
 SMALL = (NUM, BOOL, STR)  # types whose stored values are read in the loop's thread
 
@@ -101,6 +101,7 @@ class Engine:
         self.memory_bytes = int(memory_bytes) if memory_bytes is not None else default_budget()
         self.memory = LRU(self.memory_bytes)
         self.account = Account()  # bytes held and reserved by the runs in progress
+        self.quick = Quick()  # builtins too quick to be worth a claim
         self._inflight: dict = {}  # task id -> the future computing it
         self._sharers: dict = {}  # task id -> runs waiting on another run's future
         self._lock = threading.RLock()  # done-callbacks may run while it is held
@@ -194,6 +195,8 @@ class Engine:
         with self._lock:
             if self._inflight.get(task_id) is fut:
                 del self._inflight[task_id]
+                if not self._inflight:  # idle: commit what waits for a batch
+                    self.store.flush()
 
     def share(self, task_id, delta: int) -> None:
         """Count runs waiting on another run's future of ``task_id``."""

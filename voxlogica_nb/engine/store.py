@@ -65,11 +65,16 @@ class Store(ABC):
         """The committed value, or ``MISSING`` (absent, or corrupt and discarded)."""
 
     @abstractmethod
-    def put(self, task_id: str, value, meta: dict) -> None:
+    def put(self, task_id: str, value, meta: dict, later: bool = False) -> None:
         """Commit ``value`` atomically, replacing any previous one, and clear a
         failure record. ``meta``: ``op``, ``version``, ``seconds`` (compute
-        time) and anything else worth keeping. Never raises for a write
-        that fails: the store warns once and stops writing."""
+        time) and anything else worth keeping. ``later``: no other process
+        waits for this value, so a small one may be committed with a batch
+        (see :meth:`flush`). Never raises for a write that fails: the store
+        warns once and stops writing."""
+
+    def flush(self) -> None:
+        """Commit the values put ``later`` that are still waiting for their batch."""
 
     @abstractmethod
     def put_failure(self, task_id: str, record: dict) -> None:
@@ -139,7 +144,7 @@ class MemoryStore(Store):
             m["used"] = time.time()
         return value
 
-    def put(self, task_id, value, meta):
+    def put(self, task_id, value, meta, later=False):
         now = time.time()
         with self._lock:
             self._values[task_id] = value
@@ -204,7 +209,7 @@ class NullStore(Store):
     def get(self, task_id):
         return MISSING
 
-    def put(self, task_id, value, meta):
+    def put(self, task_id, value, meta, later=False):
         pass
 
     def put_failure(self, task_id, record):

@@ -6,6 +6,12 @@ the store first, so that across processes one computes and the others
 wait; once computed, the value is handed to the loop (a ``value`` note)
 before it is committed, so dependents start while the file is written,
 and the claim is released after the commit.
+
+A claim costs 0.1–0.3 ms, and waiting on one more: a builtin whose recent
+tasks each took less than ``CLAIM_WORTH_SECONDS`` is cheaper to compute
+twice, should two processes need it at once, than to claim. Its tasks are
+computed without a claim (:class:`Quick`) and still committed, so later
+runs find them stored.
 """
 from __future__ import annotations
 
@@ -50,6 +56,28 @@ class SaveFinished:
 
 WAKE = Note("wake", None)  # the cancel event was set: the loop looks at it
 
+CLAIM_WORTH_SECONDS = 0.002
+QUICK_RUNS = 3  # consecutive quick tasks of an operator before its tasks go unclaimed
+
+
+class Quick:
+    """Which builtin operators have lately been quicker than a claim is
+    worth (per engine: these are measurements of this process)."""
+
+    def __init__(self):
+        self.runs: dict = {}  # op -> consecutive tasks under CLAIM_WORTH_SECONDS
+
+    def claim(self, task) -> bool:
+        return self.runs.get(task.op, 0) < QUICK_RUNS
+
+    def measured(self, task, seconds: float) -> None:
+        runs = self.runs.get(task.op, 0)
+        if seconds >= CLAIM_WORTH_SECONDS:
+            if runs:
+                self.runs[task.op] = 0  # slow again (a larger input): claim again
+        elif runs < QUICK_RUNS and task.prim.builtin:
+            self.runs[task.op] = runs + 1
+
 
 def calling(fn, *args):
     """``fn(*args)`` collecting what it reports: ``(value, [messages])``."""
@@ -61,14 +89,14 @@ def calling(fn, *args):
 def compute(engine, store, task, args, decision, opts, notify):
     """Compute (or wait for, or load) one pool task: ``(value, how)`` with
     ``how`` one of ``computed``, ``loaded``, ``waited``."""
-    claims = store.claims if decision.commit else None
+    claims = store.claims if decision.commit and engine.quick.claim(task) else None
     claim = None
     if claims is not None:
         claim, found = _claim(engine, store, claims, task, decision, opts, notify)
         if found is not None:
             return found
     try:
-        return _run(engine, store, task, args, decision, notify), "computed"
+        return _run(engine, store, task, args, decision, notify, later=claims is None), "computed"
     finally:
         if claim is not None:
             claim.release()
@@ -106,7 +134,7 @@ def _stored(engine, store, task_id, how):
     return value, how
 
 
-def _run(engine, store, task, args, decision, notify):
+def _run(engine, store, task, args, decision, notify, later):
     said: list = []
     t0 = time.perf_counter()
     try:
@@ -123,7 +151,8 @@ def _run(engine, store, task, args, decision, notify):
     if said:
         notify(Note("warn", task, said))
     if decision.commit:
+        engine.quick.measured(task, seconds)
         engine.keep(task.id, value)  # before the commit, so a run needing it again finds it
         notify(Note("value", task, value))
-        store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds})
+        store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds}, later)
     return value

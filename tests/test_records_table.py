@@ -1,0 +1,219 @@
+"""The table of small values (``engine/records.py``) and the engine's use of
+it: batched commits of unclaimed values, builtins too quick for a claim,
+and a database that breaks (it costs speed, never a value or a crash)."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import voxlogica_nb as vx
+from _build import Recorder, all_records, raw_record
+from voxlogica_nb.engine import records as records_module
+from voxlogica_nb.engine import worker
+from voxlogica_nb.engine.claims import ClaimTable
+from voxlogica_nb.engine.diskstore import DiskStore
+from voxlogica_nb.engine.store import MISSING
+
+A = "ab" + "1" * 62
+B = "cd" + "2" * 62
+
+
+def other_process_sees(root, tid):
+    """What a fresh process reads for ``tid`` (repr), or "MISSING"."""
+    code = ("import sys\nfrom voxlogica_nb.engine.diskstore import DiskStore\nfrom voxlogica_nb.engine.store "
+            "import MISSING\nv = DiskStore(sys.argv[1]).get(sys.argv[2])\n"
+            "print('MISSING' if v is MISSING else repr(v))")
+    out = subprocess.run([sys.executable, "-c", code, str(root), tid], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip()
+
+
+# -- batches ----------------------------------------------------------------------------
+
+def test_a_batched_value_is_seen_here_at_once_and_elsewhere_after_the_flush(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, 1.5, {"op": "x"}, later=True)
+    assert s.get(A) == 1.5 and s.contains(A) and s.meta(A)["op"] == "x"
+    assert other_process_sees(tmp_path, A) == "MISSING"  # not written yet
+    s.flush()
+    assert other_process_sees(tmp_path, A) == "1.5"
+    s.put(B, (1, "two"), {}, later=True)
+    s.close()  # closing flushes too
+    assert other_process_sees(tmp_path, B) == "(1, 'two')"
+
+
+def test_a_full_batch_is_written_without_a_flush(tmp_path):
+    s = DiskStore(tmp_path)
+    ids = [f"{k:02x}" + "0" * 62 for k in range(records_module.BATCH)]
+    for k, tid in enumerate(ids):
+        s.put(tid, float(k), {}, later=True)
+    fresh = DiskStore(tmp_path)
+    assert [fresh.get(t) for t in ids] == [float(k) for k in range(len(ids))]
+    assert fresh.info()["count"] == len(ids)
+
+
+def test_a_batched_value_replaced_or_removed_before_its_flush(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, 1.0, {}, later=True)
+    s.put(A, 2.0, {})  # committed now: the pending row must not overwrite it later
+    s.flush()
+    assert DiskStore(tmp_path).get(A) == 2.0
+    s.put(B, 3.0, {}, later=True)
+    assert s.clear()["removed"] == 2
+    s.flush()
+    assert DiskStore(tmp_path).info()["count"] == 0
+
+
+# -- a database that breaks ---------------------------------------------------------------
+
+def _break_with_garbage(s):
+    with open(s.records.path, "wb") as f:
+        f.write(os.urandom(8192))
+
+
+def _break_as_folder(s):
+    os.mkdir(s.records.path)
+
+
+@pytest.mark.parametrize("damage", [_break_with_garbage, _break_as_folder], ids=["garbage", "folder"])
+def test_an_unusable_database_costs_speed_never_a_value(tmp_path, damage):
+    s = DiskStore(tmp_path)
+    s.put(A, 1.5, {})
+    s.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.isfile(s.records.path + suffix):
+            os.unlink(s.records.path + suffix)
+    damage(s)
+    rec = Recorder()
+    s = DiskStore(tmp_path, warn=rec)
+    assert s.get(A) is MISSING  # lost with its table: recomputed, never misread
+    for k in range(3):
+        s.put(B, float(k), {})
+        s.put(A, (k, "x"), {}, later=True)
+    assert s.get(B) == 2.0 and s.get(A) == (2, "x")  # in record files meanwhile
+    assert DiskStore(tmp_path, warn=Recorder()).get(B) == 2.0
+    assert raw_record(s, B) is not None and (s.objects / B[:2] / (B + ".json")).exists()
+    assert len(rec.messages) == 1 and "cache clear" in rec.messages[0]
+    assert s.info()["count"] == 2
+    s.clear()  # removes the broken database: the next store has a table again
+    fresh = DiskStore(tmp_path, warn=rec)
+    fresh.put(A, 4.0, {})
+    assert fresh.records.get(A) is not None and other_process_sees(tmp_path, A) == "4.0"
+    assert len(rec.messages) == 1
+
+
+def test_a_database_error_while_writing_sends_the_value_to_a_file(tmp_path, monkeypatch):
+    rec = Recorder()
+    s = DiskStore(tmp_path, warn=rec)
+    s.put(A, 1.0, {})
+    real = s.records._write_pending
+
+    def full(db):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(s.records, "_write_pending", full)
+    s.put(B, 2.0, {}, later=True)  # the batch waits in memory ...
+    s.flush()  # ... and its write fails: the table turns off, the batch is lost
+    assert len(rec.messages) == 1 and "disk is full" in rec.messages[0]
+    assert s.get(B) is MISSING
+    s.put(B, 2.0, {})  # from now on: files
+    assert (s.objects / B[:2] / (B + ".json")).exists() and DiskStore(tmp_path).get(B) == 2.0
+    monkeypatch.setattr(s.records, "_write_pending", real)
+    assert DiskStore(tmp_path).get(A) == 1.0  # what the table held is still there for others
+
+
+def test_the_table_and_its_log_are_owner_only(tmp_path):
+    old = os.umask(0)
+    try:
+        s = DiskStore(tmp_path / "c")
+        s.put(A, 1.0, {})
+        names = [n for n in os.listdir(s.root) if n.startswith("records.sqlite")]
+        assert "records.sqlite" in names and "records.sqlite-wal" in names
+        assert {n: oct(os.stat(s.root / n).st_mode & 0o777) for n in names} == {n: "0o600" for n in names}
+    finally:
+        os.umask(old)
+
+
+# -- the engine -------------------------------------------------------------------------
+
+@pytest.fixture
+def claims_taken(monkeypatch):
+    """The ids the engine claims (every claim goes through try_acquire)."""
+    taken = []
+    real = ClaimTable.try_acquire
+
+    def spy(self, task_id, op=""):
+        taken.append(op)
+        return real(self, task_id, op)
+
+    monkeypatch.setattr(ClaimTable, "try_acquire", spy)
+    return taken
+
+
+def _image(tmp_path):
+    import SimpleITK as sitk
+
+    path = str(tmp_path / "img.nii")
+    sitk.WriteImage(sitk.GetImageFromArray(np.random.default_rng(0).random((8, 8, 8), dtype=np.float32)), path)
+    return path
+
+
+def _program(path, n):
+    terms = " .+. ".join(f"max(x *. {k + 2})" for k in range(n))
+    return f'load img = "{path}"\nlet x = intensity(img)\nprint "s" {terms}\n'
+
+
+def test_quick_builtins_go_unclaimed_and_are_still_stored(tmp_path, claims_taken):
+    path, cache = _image(tmp_path), tmp_path / "cache"
+    program = _program(path, 12)
+    engine = vx.Engine(DiskStore(cache), jobs=2)
+    r = vx.Session(engine=engine).run(program)
+    while engine.busy():
+        pass
+    assert engine.quick.runs.get("max") == worker.QUICK_RUNS  # measured quick
+    # the first tasks of `max` were claimed until it proved quick; the rest were not
+    assert worker.QUICK_RUNS <= claims_taken.count("max") < 12
+    # every value is stored all the same: a fresh process computes nothing
+    # (another connection sees the batched rows: the engine flushed them when it went idle)
+    stored = [meta["op"] for meta in all_records(DiskStore(cache)).values()]
+    assert stored.count("max") == 12 and "load" in stored
+    again = vx.Session(cache_dir=str(cache)).run(program)
+    assert again["s"] == r["s"] and again.stats["computed"] == 0
+
+
+def test_a_slow_task_makes_its_operator_claimed_again(tmp_path, monkeypatch):
+    q = worker.Quick()
+
+    class T:
+        op = "max"
+
+        class prim:
+            builtin = True
+
+    for _ in range(worker.QUICK_RUNS):
+        q.measured(T, 0.0001)
+    assert not q.claim(T)
+    q.measured(T, worker.CLAIM_WORTH_SECONDS * 2)
+    assert q.claim(T)
+    T.prim.builtin = False  # a user's primitive is always claimed
+    for _ in range(10):
+        q.measured(T, 0.0001)
+    assert q.claim(T)
+
+
+def test_user_primitives_are_always_claimed(tmp_path, claims_taken):
+    @vx.primitive("(num) -> num", name="rt_quick", cost="heavy")
+    def rt_quick(x):
+        return x + 1
+
+    try:
+        program = 'print "s" ' + " + ".join(f"rt_quick({k})" for k in range(8))
+        vx.Session(cache_dir=str(tmp_path / "cache")).run(program)
+        assert claims_taken.count("rt_quick") == 8
+    finally:
+        vx.REGISTRY.remove("rt_quick")
