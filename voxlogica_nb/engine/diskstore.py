@@ -261,6 +261,8 @@ class DiskStore(Store):
         self._warn_lock = threading.Lock()
         self._verified: dict = {}  # value file path -> (ino, size, mtime_ns, ctime_ns, crc) known good
         self._verified_lock = threading.Lock()
+        self._shards_seen, self._shards_until = frozenset(), 0.0  # see likely_contains
+        self._failure_shards, self._failure_shards_until = frozenset(), 0.0  # see _clear_failure
         self.writable = True
         error = None
         try:
@@ -352,6 +354,18 @@ class DiskStore(Store):
     # -- values -------------------------------------------------------------
     def contains(self, task_id: str) -> bool:
         return os.path.exists(self._record_path(task_id)) or self.records.has(task_id)
+
+    def likely_contains(self, task_id: str) -> bool:
+        now = time.monotonic()
+        if now >= self._shards_until:  # which shard folders exist: no stat in a folder that does not
+            try:
+                self._shards_seen = frozenset(os.listdir(self._objects))
+            except OSError:
+                self._shards_seen = frozenset()
+            self._shards_until = now + _GUESS_SECONDS
+        if task_id[:2] in self._shards_seen and os.path.exists(self._record_path(task_id)):
+            return True
+        return self.records.has(task_id, guess=True)
 
     def meta(self, task_id: str) -> dict | None:
         try:
@@ -539,13 +553,28 @@ class DiskStore(Store):
                 self._forget_verified(old)
             if "file" in form:
                 self._remember_verified(pkl, spool.crc)
-            unlink(self._failure_path(task_id))
+            self._clear_failure(task_id)
         except OSError as e:
             if spool is not None:
                 spool.abort()
             if not committed:
                 unlink(pkl)
             self._not_writable(e)
+
+    def _clear_failure(self, task_id):
+        """Remove a failure record the value replaces. Most shards have none:
+        which do is listed at most every ``_GUESS_SECONDS``, and this process's
+        own failures are added at once (another process's new failure of a
+        task computed here meanwhile may stay listed until a ``prune``)."""
+        now = time.monotonic()
+        if now >= self._failure_shards_until:
+            try:
+                self._failure_shards = frozenset(os.listdir(self._failures))
+            except OSError:
+                self._failure_shards = frozenset()
+            self._failure_shards_until = now + _GUESS_SECONDS
+        if task_id[:2] in self._failure_shards:
+            unlink(self._failure_path(task_id))
 
     def _encode(self, value, pkl):
         """(fields of the record that hold the value, the spool it was dumped
@@ -593,6 +622,7 @@ class DiskStore(Store):
         rec = dict(record)
         rec["id"] = task_id
         rec.setdefault("time", time.time())
+        self._failure_shards |= {task_id[:2]}
         try:
             write_atomic(self._failure_path(task_id), _to_json(rec).encode(),
                          self.file_mode, self.dir_mode)
@@ -757,5 +787,6 @@ class DiskStore(Store):
 
 _RETRY = object()
 _CORRUPT = object()
+_GUESS_SECONDS = 0.5  # how long a listing of shard folders is trusted (guesses only)
 _to_json = json.JSONEncoder(default=str).encode  # one encoder: json.dumps(default=...) builds one per call
 _JSON_TYPES = (float, int, bool, str, type(None))  # exact types: JSON gives them back unchanged

@@ -37,6 +37,7 @@ import time
 from ..files import NOFOLLOW
 
 BATCH = 256
+ABSENT_SECONDS = 0.5  # how stale a guess may be (see DiskStore.likely_contains)
 SCHEMA = ("CREATE TABLE IF NOT EXISTS records "
           "(id TEXT PRIMARY KEY, record TEXT NOT NULL, used REAL NOT NULL) WITHOUT ROWID")
 
@@ -55,13 +56,15 @@ class RecordTable:
         self.broken = None  # the error that turned the table off
         self._db = None
         self._pending: dict = {}  # task id -> record, committed by the next flush
+        self._absent_until = 0.0  # until then (monotonic), "no database" may be assumed
         self._lock = threading.Lock()
 
     # -- connection --------------------------------------------------------
-    def _connect(self, create: bool):
-        """The connection (None: no database yet and ``create`` is false)."""
+    def _connect(self, create: bool, guess: bool = False):
+        """The connection (None: no database yet and ``create`` is false;
+        ``guess``: a "no database" up to ``ABSENT_SECONDS`` old will do)."""
         if self._db is None:
-            if not create and not os.path.exists(self.path):
+            if not create and not self._exists(guess):
                 return None
             import sqlite3  # on first use: most runs of a warm program never need it
 
@@ -79,14 +82,23 @@ class RecordTable:
             self._db = db
         return self._db
 
-    def _do(self, create, fn, default=None):
+    def _exists(self, guess: bool) -> bool:
+        now = time.monotonic()
+        if guess and now < self._absent_until:
+            return False
+        if os.path.exists(self.path):
+            return True
+        self._absent_until = now + ABSENT_SECONDS
+        return False
+
+    def _do(self, create, fn, default=None, guess=False):
         """``fn(connection)`` under the lock; ``default`` if there is no
         database (and ``create`` is false) or the table is off."""
         if self.broken is not None or not self.enabled:
             return default
         with self._lock:
             try:
-                db = self._connect(create)
+                db = self._connect(create, guess)
                 return default if db is None else fn(db)
             except Exception as exc:  # sqlite3.Error, OSError: turn off, never fail the caller
                 if not _is_db_error(exc):
@@ -116,11 +128,13 @@ class RecordTable:
         row = self._do(False, lambda db: db.execute("SELECT record FROM records WHERE id=?", (task_id,)).fetchone())
         return row[0] if row else None
 
-    def has(self, task_id: str) -> bool:
+    def has(self, task_id: str, guess: bool = False) -> bool:
+        """Is there a record? ``guess``: a recent "no database" will do."""
         if task_id in self._pending:
             return True
-        return self._do(False, lambda db: db.execute("SELECT 1 FROM records WHERE id=?", (task_id,)).fetchone()) \
-            is not None
+        found = self._do(False, lambda db: db.execute("SELECT 1 FROM records WHERE id=?", (task_id,)).fetchone(),
+                         guess=guess)
+        return found is not None
 
     def put(self, task_id: str, record: str, later: bool = False) -> bool:
         """Commit a record (``later``: with the next batch); False if the

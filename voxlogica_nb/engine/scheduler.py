@@ -102,6 +102,7 @@ class Engine:
         self.memory = LRU(self.memory_bytes)
         self.account = Account()  # bytes held and reserved by the runs in progress
         self.quick = Quick()  # builtins too quick to be worth a claim
+        self._runs = 0  # runs in progress
         self._inflight: dict = {}  # task id -> the future computing it
         self._sharers: dict = {}  # task id -> runs waiting on another run's future
         self._lock = threading.RLock()  # done-callbacks may run while it is held
@@ -153,7 +154,20 @@ class Engine:
         ``force``, ``no_cache``, ``timeout`` (seconds to wait on another
         process), ``cancel`` (a threading.Event: setting it, from any thread,
         stops the run with KeyboardInterrupt)."""
-        return Run(self, effects, table, list(observers), Options(**options)).execute()
+        with self._lock:
+            self._runs += 1
+        try:
+            return Run(self, effects, table, list(observers), Options(**options)).execute()
+        finally:
+            with self._lock:
+                self._runs -= 1
+                self._flush_if_idle()
+
+    def _flush_if_idle(self):
+        """Commit what waits for a batch once no run is in progress and no
+        task is still running or committing (the lock is held)."""
+        if not self._runs and not self._inflight:
+            self.store.flush()
 
     def evaluate(self, task, table, observers=(), **options):
         """Compute one task and return its value (raises on failure)."""
@@ -195,8 +209,7 @@ class Engine:
         with self._lock:
             if self._inflight.get(task_id) is fut:
                 del self._inflight[task_id]
-                if not self._inflight:  # idle: commit what waits for a batch
-                    self.store.flush()
+                self._flush_if_idle()
 
     def share(self, task_id, delta: int) -> None:
         """Count runs waiting on another run's future of ``task_id``."""
@@ -248,7 +261,7 @@ class _RunSources(Sources):
         return self.engine.in_flight(task_id) is not None
 
     def stored(self, task_id) -> bool:
-        return self.store.contains(task_id)
+        return self.store.likely_contains(task_id)
 
 
 class Run(Publishing):

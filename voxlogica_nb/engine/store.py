@@ -60,6 +60,12 @@ class Store(ABC):
     def contains(self, task_id: str) -> bool:
         """True if a value is committed for ``task_id`` (reads no value)."""
 
+    def likely_contains(self, task_id: str) -> bool:
+        """``contains``, as planning asks it for every task of a run: the
+        answer may be a fraction of a second stale, since a stale "no" only
+        costs a computation (a claim still finds a value committed since)."""
+        return self.contains(task_id)
+
     @abstractmethod
     def get(self, task_id: str):
         """The committed value, or ``MISSING`` (absent, or corrupt and discarded)."""

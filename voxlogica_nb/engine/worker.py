@@ -153,6 +153,7 @@ def _run(engine, store, task, args, decision, notify, later):
     if decision.commit:
         engine.quick.measured(task, seconds)
         engine.keep(task.id, value)  # before the commit, so a run needing it again finds it
-        notify(Note("value", task, value))
+        if not later:  # a commit that may take a while: dependents need not wait for it
+            notify(Note("value", task, value))
         store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds}, later)
     return value
