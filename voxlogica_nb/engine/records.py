@@ -73,8 +73,8 @@ class RecordTable:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                  check_same_thread=False)
             try:
+                db.execute("PRAGMA synchronous=OFF")  # first: switching to WAL syncs otherwise
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=OFF")
                 db.execute(SCHEMA)
             except BaseException:
                 db.close()
