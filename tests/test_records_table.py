@@ -217,3 +217,15 @@ def test_user_primitives_are_always_claimed(tmp_path, claims_taken):
         assert claims_taken.count("rt_quick") == 8
     finally:
         vx.REGISTRY.remove("rt_quick")
+
+
+def test_a_failure_record_is_never_served_beside_a_value(tmp_path):
+    s = DiskStore(tmp_path)
+    s.put(A, 1.0, {})  # s has listed the failure shards: none
+    DiskStore(tmp_path).put_failure(B, {"op": "x", "message": "boom"})  # another process
+    s.put(B, 2.0, {})  # within the listing's lifetime: the record may stay on disk ...
+    for reader in (s, DiskStore(tmp_path)):  # ... but it is never taken for the task's state
+        assert reader.failure(B) is None and reader.failures() == [] and reader.get(B) == 2.0
+    assert not (s.failures_dir / B[:2] / (B + ".json")).exists()
+    s.put_failure(A, {"op": "x", "message": "forced, failed"})  # newer than A's value: it counts
+    assert s.failure(A)["message"] == "forced, failed" and len(s.failures()) == 1 and s.get(A) == 1.0

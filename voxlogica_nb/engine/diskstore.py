@@ -564,8 +564,9 @@ class DiskStore(Store):
     def _clear_failure(self, task_id):
         """Remove a failure record the value replaces. Most shards have none:
         which do is listed at most every ``_GUESS_SECONDS``, and this process's
-        own failures are added at once (another process's new failure of a
-        task computed here meanwhile may stay listed until a ``prune``)."""
+        own failures are added at once. (A record this misses, another
+        process's failure of the task written just before, is stale: reading
+        it removes it.)"""
         now = time.monotonic()
         if now >= self._failure_shards_until:
             try:
@@ -631,9 +632,20 @@ class DiskStore(Store):
 
     def failure(self, task_id: str) -> dict | None:
         try:
-            return _read_json(self._failure_path(task_id))[0]
+            rec = _read_json(self._failure_path(task_id))[0]
         except (OSError, ValueError):
             return None
+        return None if rec is None or self._stale_failure(task_id, rec) else rec
+
+    def _stale_failure(self, task_id, rec) -> bool:
+        """A failure record older than the committed value is stale (the
+        commit did not see it, see ``_clear_failure``): it is removed. (One
+        newer than the value stays: a forced recomputation that failed.)"""
+        meta = self.meta(task_id)
+        if meta is None or (meta.get("created") or 0) < (rec.get("time") or 0):
+            return False
+        unlink(self._failure_path(task_id))
+        return True
 
     def failures(self) -> list[dict]:
         """All failure records, most recent first."""
@@ -643,7 +655,7 @@ class DiskStore(Store):
                 rec = _read_json(path)[0]
             except (OSError, ValueError):
                 continue
-            if rec is not None:
+            if rec is not None and not self._stale_failure(os.path.basename(path)[:-5], rec):
                 out.append(rec)
         out.sort(key=lambda r: r.get("time") or 0, reverse=True)
         return out
