@@ -179,3 +179,42 @@ def test_read_and_write_image(tmp_path):
 def test_doc_names_parameters():
     assert "radius" in prim("Median").doc
     assert prim("Median").summary
+
+
+BOUNDS = [(0.0, 255.0), (-1.0, 1.0), (0.1, 0.1), (1 / 3, 2 / 3), (-np.inf, 0.5), (0.5, np.inf), (1e39, 1e40),
+          (-1e40, 1e40), (2.0, 2.0)]
+
+
+@pytest.mark.parametrize("lower,upper", BOUNDS)
+@pytest.mark.parametrize("values", [(), (7, 3), (0, 255), (255, 0)], ids=["defaults", "7-3", "0-255", "255-0"])
+def test_binary_threshold_in_numpy_equals_simpleitk(lower, upper, values):
+    import SimpleITK as sitk
+
+    rng = np.random.default_rng(4)
+    arr = rng.normal(0, 1, (5, 7, 9)).astype(np.float32)
+    arr.flat[:12] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 2.0, np.float32(1 / 3), np.float32(2 / 3),
+                     np.float32(0.1), 255.0, 1e38]
+    img = Image(arr, "number", (0.5, 1.0, 2.0), (1.0, 2.0, 3.0))
+    args = (lower, upper, *values) if values else ((lower, upper) if lower <= upper else ())
+    got = call("simpleitk.BinaryThreshold", img, *args)
+    ref = sitk.BinaryThreshold(img.to_sitk(), *args)
+    np.testing.assert_array_equal(got.array, sitk.GetArrayFromImage(ref).astype(np.float32))
+    assert got.kind == "number" and got.array.dtype == np.float32
+    assert (got.spacing, got.origin, got.direction) == (img.spacing, img.origin, img.direction)
+
+
+def test_binary_threshold_leaves_what_numpy_does_not_do_to_simpleitk(monkeypatch):
+    import SimpleITK as sitk
+
+    calls = []
+    real = sitk.BinaryThreshold
+    monkeypatch.setattr(sitk, "BinaryThreshold", lambda *a: calls.append(a) or real(*a))
+    img = spot()
+    call("simpleitk.BinaryThreshold", img, 5.0, 20.0)
+    assert calls == []  # a number image: numpy
+    mask = Image((img.array > 0).astype(np.uint8), "bool")
+    out = call("simpleitk.BinaryThreshold", mask, 1.0, 1.0)  # a boolean image: SimpleITK
+    assert len(calls) == 1 and out.array.sum() == 1.0
+    with pytest.raises(PrimitiveError, match="BinaryThreshold"):  # SimpleITK's own refusal
+        call("simpleitk.BinaryThreshold", img, 3.0, 2.0)
+    assert len(calls) == 2
