@@ -175,7 +175,7 @@ def test_quick_builtins_go_unclaimed_and_are_still_stored(tmp_path, claims_taken
     r = vx.Session(engine=engine).run(program)
     while engine.busy():
         pass
-    assert engine.quick.runs.get("max") == worker.QUICK_RUNS  # measured quick
+    assert engine.costs.quick.get("max") == worker.QUICK_RUNS  # measured quick
     # the first tasks of `max` were claimed until it proved quick; the rest were not
     assert worker.QUICK_RUNS <= claims_taken.count("max") < 12
     # every value is stored all the same: a fresh process computes nothing
@@ -186,24 +186,67 @@ def test_quick_builtins_go_unclaimed_and_are_still_stored(tmp_path, claims_taken
     assert again["s"] == r["s"] and again.stats["computed"] == 0
 
 
-def test_a_slow_task_makes_its_operator_claimed_again(tmp_path, monkeypatch):
-    q = worker.Quick()
+def test_measured_costs_move_an_operator_between_classes():
+    costs = worker.Costs()
 
     class T:
         op = "max"
 
         class prim:
-            builtin = True
+            packaged = True
 
+    small, large = 1.5, np.zeros(worker.LARGE_BYTES // 8 * 4)  # 4 MB
     for _ in range(worker.QUICK_RUNS):
-        q.measured(T, 0.0001)
-    assert not q.claim(T)
-    q.measured(T, worker.CLAIM_WORTH_SECONDS * 2)
-    assert q.claim(T)
-    T.prim.builtin = False  # a user's primitive is always claimed
+        assert costs.claim(T)
+        costs.measured(T, 0.0001, small)
+    assert not costs.claim(T) and costs.store(T)  # quick: unclaimed, stored
+    costs.measured(T, worker.CLAIM_WORTH_SECONDS * 2, small)  # one slow task: claimed again
+    assert costs.claim(T) and costs.store(T)
+    fast = large.nbytes / worker.STORE_BYTES_PER_SECOND / 4  # a quarter of the time to write it
+    for _ in range(worker.QUICK_RUNS):
+        costs.measured(T, fast, large)
+    assert not costs.claim(T) and not costs.store(T)  # quicker to make than to store
+    costs.measured(T, fast * 8, large)  # twice the time it takes to write it: worth storing again
+    assert costs.claim(T) and costs.store(T)
+    T.prim.packaged = False  # a user's primitive keeps the class it declares
     for _ in range(10):
-        q.measured(T, 0.0001)
-    assert q.claim(T)
+        costs.measured(T, 0.0001, large)
+    assert costs.claim(T) and costs.store(T)
+
+
+def test_an_operator_quicker_than_storing_its_output_is_not_stored_but_goals_are(tmp_path, claims_taken):
+    import SimpleITK as sitk
+
+    path = str(tmp_path / "big.nii")
+    arr = np.random.default_rng(1).random((64, 128, 128), dtype=np.float32)  # 4 MB a mask
+    sitk.WriteImage(sitk.GetImageFromArray(arr), path)
+    cache = tmp_path / "cache"
+    n = 8
+    terms = " .+. ".join(f"volume(simpleitk.BinaryThreshold(x, {k / n}, 2, 1, 0) >. 0)" for k in range(n))
+    head = f'load img = "{path}"\nlet x = intensity(img)\n'
+    program = head + f'print "s" {terms}\n'
+    engine = vx.Engine(DiskStore(cache), jobs=1)
+    r = vx.Session(engine=engine).run(program)
+    while engine.busy():
+        pass
+    expected = sum(float(np.count_nonzero(arr >= np.float32(k / n))) for k in range(n))
+    assert r["s"] == expected
+    assert engine.costs.cheap_output.get("simpleitk.BinaryThreshold") == worker.QUICK_RUNS
+    ops = [meta["op"] for meta in all_records(DiskStore(cache)).values()]
+    # stored until measured (and the goal "m", always); the rest recomputed when needed
+    # stored until measured; the rest are recomputed when needed
+    assert ops.count("simpleitk.BinaryThreshold") == worker.QUICK_RUNS
+    assert ops.count("volume") == n  # what is worth storing still is
+    assert claims_taken.count("simpleitk.BinaryThreshold") == worker.QUICK_RUNS
+    again = vx.Session(cache_dir=str(cache)).run(program)
+    assert again["s"] == expected and again.stats["computed"] == 0
+    # a goal is stored whatever its operator's class
+    mask = head + 'print "m" simpleitk.BinaryThreshold(x, 0.3, 2, 1, 0)\n'
+    vx.Session(engine=engine).run(mask)
+    while engine.busy():
+        pass
+    ops = [meta["op"] for meta in all_records(DiskStore(cache)).values()]
+    assert ops.count("simpleitk.BinaryThreshold") == worker.QUICK_RUNS + 1
 
 
 def test_user_primitives_are_always_claimed(tmp_path, claims_taken):

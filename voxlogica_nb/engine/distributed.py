@@ -57,7 +57,7 @@ from .policy import Reuse, reuse
 from .scheduler import Engine, Options, Outcome
 from .state import loop_elements, loop_source
 from .store import MISSING, NullStore
-from .worker import Quick, compute
+from .worker import Costs, compute
 
 TOPIC = "voxlogica-tasks"
 PLANNED, RUNNING, DONE, FAILED = range(4)
@@ -188,7 +188,7 @@ class _Here:
     def __init__(self, timeout):
         self.timeout = timeout
         self.cancel = CancelEvent()
-        self.quick = _quick  # measured across the tasks of this worker process
+        self.costs = _costs  # measured across the tasks of this worker process
 
     def keep(self, task_id, value):
         pass
@@ -196,7 +196,7 @@ class _Here:
 
 _stores: dict = {}
 _stores_lock = threading.Lock()
-_quick = Quick()
+_costs = Costs()
 
 
 def _worker_store(where):

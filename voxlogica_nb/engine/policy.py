@@ -14,7 +14,9 @@ A task's value is, in this order of preference:
 Only pure, non-volatile applications are reused. Heavy tasks and goals are
 stored; light tasks are shared and kept in memory but recomputed rather
 than stored (they cost less than a store round trip); cheap ones (scalar
-arithmetic, ...) are always recomputed. ``no_cache`` uses no store and no
+arithmetic, ...) are always recomputed. What the engine measures can move
+a heavy operator of the package's own below these lines, as it runs: see
+:class:`~.worker.Costs`. ``no_cache`` uses no store and no
 LRU; ``force`` recomputes the goals (and overwrites their stored values).
 """
 from __future__ import annotations
@@ -27,20 +29,22 @@ class Reuse(NamedTuple):
     inflight: bool  # may share another run's future in this process
     store: bool  # may come from the store (at planning, and after a claim)
     commit: bool  # once computed: claimed, committed and kept in the LRU
+    goal: bool = False  # an effect's task: committed whatever its measured cost
 
 
 NEVER = Reuse(False, False, False, False)
 
 
-def _decide(lasting: bool, forced: bool, cached: bool) -> Reuse:
+def _decide(lasting: bool, forced: bool, cached: bool, goal: bool) -> Reuse:
     return Reuse(memory=cached and not forced, inflight=not forced,
-                 store=lasting and cached and not forced, commit=lasting and cached)
+                 store=lasting and cached and not forced, commit=lasting and cached, goal=goal)
 
 
-# every decision for a task worth looking up, by (lasting, forced, cached):
-# built once, since planning asks for each task of every run
-_DECISIONS = {(lasting, forced, cached): _decide(lasting, forced, cached)
-              for lasting in (False, True) for forced in (False, True) for cached in (False, True)}
+# every decision for a task worth looking up, by (lasting, forced, cached,
+# goal): built once, since planning asks for each task of every run
+_DECISIONS = {(lasting, forced, cached, goal): _decide(lasting, forced, cached, goal)
+              for lasting in (False, True) for forced in (False, True) for cached in (False, True)
+              for goal in (False, True)}
 
 
 def reuse(task, goal: bool, opts) -> Reuse:
@@ -52,4 +56,4 @@ def reuse(task, goal: bool, opts) -> Reuse:
     if cost == "cheap" and not goal:  # always recomputed
         return NEVER
     # heavy tasks and goals are worth a store entry; light ones only memory
-    return _DECISIONS[(cost == "heavy" or goal, goal and opts.force, not opts.no_cache)]
+    return _DECISIONS[(cost == "heavy" or goal, goal and opts.force, not opts.no_cache, goal)]

@@ -38,6 +38,7 @@ from ..files import NOFOLLOW
 
 BATCH = 256
 ABSENT_SECONDS = 0.5  # how stale a guess may be (see DiskStore.likely_contains)
+GUESS_GAP = 0.05  # a pause this long between lookups ends a planning pass
 SCHEMA = ("CREATE TABLE IF NOT EXISTS records "
           "(id TEXT PRIMARY KEY, record TEXT NOT NULL, used REAL NOT NULL) WITHOUT ROWID")
 
@@ -56,7 +57,7 @@ class RecordTable:
         self.broken = None  # the error that turned the table off
         self._db = None
         self._pending: dict = {}  # task id -> record, committed by the next flush
-        self._absent_until = 0.0  # until then (monotonic), "no database" may be assumed
+        self._absent_seen = self._absent_until = 0.0  # when "no database" was seen, until when to assume it
         self._lock = threading.Lock()
 
     # -- connection --------------------------------------------------------
@@ -83,12 +84,15 @@ class RecordTable:
         return self._db
 
     def _exists(self, guess: bool) -> bool:
+        """Is there a database? ``guess``: a "no" of this planning pass
+        (lookups less than ``GUESS_GAP`` apart, at most ``ABSENT_SECONDS``) will do."""
         now = time.monotonic()
-        if guess and now < self._absent_until:
+        if guess and now < self._absent_until and now < self._absent_seen + ABSENT_SECONDS:
+            self._absent_until = now + GUESS_GAP
             return False
         if os.path.exists(self.path):
             return True
-        self._absent_until = now + ABSENT_SECONDS
+        self._absent_seen, self._absent_until = now, now + GUESS_GAP
         return False
 
     def _do(self, create, fn, default=None, guess=False):

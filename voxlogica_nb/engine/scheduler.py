@@ -54,7 +54,7 @@ from .memory import LRU, Account, Holdings, default_budget, value_bytes
 from .policy import reuse
 from .state import DONE, FAILED, INFLIGHT, READY_LOAD, RunState, Sources, loop_elements
 from .store import MISSING, MemoryStore, NullStore
-from .worker import WAKE, Finished, Note, Quick, SaveFinished, calling, compute
+from .worker import WAKE, Finished, Note, Costs, SaveFinished, calling, compute
 
 SMALL = (NUM, BOOL, STR)  # types whose stored values are read in the loop's thread
 
@@ -101,7 +101,7 @@ class Engine:
         self.memory_bytes = int(memory_bytes) if memory_bytes is not None else default_budget()
         self.memory = LRU(self.memory_bytes)
         self.account = Account()  # bytes held and reserved by the runs in progress
-        self.quick = Quick()  # builtins too quick to be worth a claim
+        self.costs = Costs()  # measured: which operators are worth a claim, a store entry
         self._runs = 0  # runs in progress
         self._inflight: dict = {}  # task id -> the future computing it
         self._sharers: dict = {}  # task id -> runs waiting on another run's future

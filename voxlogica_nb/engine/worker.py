@@ -7,11 +7,12 @@ wait; once computed, the value is handed to the loop (a ``value`` note)
 before it is committed, so dependents start while the file is written,
 and the claim is released after the commit.
 
-A claim costs 0.1–0.3 ms, and waiting on one more: a builtin whose recent
-tasks each took less than ``CLAIM_WORTH_SECONDS`` is cheaper to compute
-twice, should two processes need it at once, than to claim. Its tasks are
-computed without a claim (:class:`Quick`) and still committed, so later
-runs find them stored.
+What a task of the package's own operators costs is measured as it runs
+(:class:`Costs`): one whose recent tasks were quicker than a claim is
+computed without one (two processes may both compute it; still committed,
+in a batch), and one that makes its values faster than the store could
+write them is, like a light task, neither claimed nor stored unless it is
+a goal.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from ..primitives.registry import reporting
 from .failures import Failure, Waited, message_of
+from .memory import value_bytes
 from .store import MISSING
 
 
@@ -56,27 +58,54 @@ class SaveFinished:
 
 WAKE = Note("wake", None)  # the cancel event was set: the loop looks at it
 
-CLAIM_WORTH_SECONDS = 0.002
-QUICK_RUNS = 3  # consecutive quick tasks of an operator before its tasks go unclaimed
+CLAIM_WORTH_SECONDS = 0.002  # a claim costs 0.1-0.3 ms, and waiting on one more
+STORE_BYTES_PER_SECOND = 300e6  # writing a value to the store and reading it back, about
+LARGE_BYTES = 1 << 20  # smaller values are cheap to store whatever they cost to compute
+QUICK_RUNS = 3  # consecutive tasks of an operator that set its class
 
 
-class Quick:
-    """Which builtin operators have lately been quicker than a claim is
-    worth (per engine: these are measurements of this process)."""
+class Costs:
+    """What an engine has measured of the package's own operators (user
+    primitives keep the class they declare). An operator whose last
+    ``QUICK_RUNS`` tasks each
+
+    * took under ``CLAIM_WORTH_SECONDS`` goes unclaimed;
+    * made a value of ``LARGE_BYTES`` or more faster than the store writes
+      that many bytes (``STORE_BYTES_PER_SECOND``) goes unclaimed and
+      unstored, unless it is a goal.
+
+    One task that breaks the pattern (a larger input) puts it back."""
 
     def __init__(self):
-        self.runs: dict = {}  # op -> consecutive tasks under CLAIM_WORTH_SECONDS
+        self.quick: dict = {}  # op -> consecutive tasks under CLAIM_WORTH_SECONDS
+        self.cheap_output: dict = {}  # op -> consecutive tasks quicker than storing their value
 
     def claim(self, task) -> bool:
-        return self.runs.get(task.op, 0) < QUICK_RUNS
+        op = task.op
+        return self.quick.get(op, 0) < QUICK_RUNS and self.cheap_output.get(op, 0) < QUICK_RUNS
 
-    def measured(self, task, seconds: float) -> None:
-        runs = self.runs.get(task.op, 0)
-        if seconds >= CLAIM_WORTH_SECONDS:
-            if runs:
-                self.runs[task.op] = 0  # slow again (a larger input): claim again
-        elif runs < QUICK_RUNS and task.prim.builtin:
-            self.runs[task.op] = runs + 1
+    def store(self, task) -> bool:
+        return self.cheap_output.get(task.op, 0) < QUICK_RUNS
+
+    def measured(self, task, seconds: float, value) -> None:
+        op = task.op
+        if not (self.quick.get(op) or self.cheap_output.get(op)) and not task.prim.packaged:
+            return  # (packaged is looked up until the operator has a count: then it is known)
+        _count(self.quick, op, seconds < CLAIM_WORTH_SECONDS)
+        size = value_bytes(value)
+        _count(self.cheap_output, op, size >= LARGE_BYTES and seconds * STORE_BYTES_PER_SECOND < size)
+
+
+_SCALARS = (float, int, bool, str)  # a batched commit of one of these takes microseconds
+
+
+def _count(counts, op, yes):
+    n = counts.get(op, 0)
+    if yes:
+        if n < QUICK_RUNS:
+            counts[op] = n + 1
+    elif n:
+        counts[op] = 0
 
 
 def calling(fn, *args):
@@ -89,14 +118,16 @@ def calling(fn, *args):
 def compute(engine, store, task, args, decision, opts, notify):
     """Compute (or wait for, or load) one pool task: ``(value, how)`` with
     ``how`` one of ``computed``, ``loaded``, ``waited``."""
-    claims = store.claims if decision.commit and engine.quick.claim(task) else None
+    costs = engine.costs
+    commit = decision.commit and (decision.goal or costs.store(task))
+    claims = store.claims if commit and costs.claim(task) else None
     claim = None
     if claims is not None:
         claim, found = _claim(engine, store, claims, task, decision, opts, notify)
         if found is not None:
             return found
     try:
-        return _run(engine, store, task, args, decision, notify, later=claims is None), "computed"
+        return _run(engine, store, task, args, decision, notify, commit, later=claims is None), "computed"
     finally:
         if claim is not None:
             claim.release()
@@ -134,7 +165,7 @@ def _stored(engine, store, task_id, how):
     return value, how
 
 
-def _run(engine, store, task, args, decision, notify, later):
+def _run(engine, store, task, args, decision, notify, commit, later):
     said: list = []
     t0 = time.perf_counter()
     try:
@@ -144,16 +175,17 @@ def _run(engine, store, task, args, decision, notify, later):
     except BaseException as exc:
         if said:
             notify(Note("warn", task, said))
-        if decision.commit and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        if commit and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
             store.put_failure(task.id, Failure(task, message_of(exc), traceback.format_exc()).record())
         raise
     seconds = time.perf_counter() - t0
     if said:
         notify(Note("warn", task, said))
     if decision.commit:
-        engine.quick.measured(task, seconds)
+        engine.costs.measured(task, seconds, value)
+    if commit:
         engine.keep(task.id, value)  # before the commit, so a run needing it again finds it
-        if not later:  # a commit that may take a while: dependents need not wait for it
-            notify(Note("value", task, value))
+        if not (later and type(value) in _SCALARS):  # a commit that may take a while:
+            notify(Note("value", task, value))  # dependents need not wait for it
         store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds}, later)
     return value

@@ -136,7 +136,12 @@ class Primitive:
     @property
     def builtin(self) -> bool:
         """Defined by this package in the default namespace (users may not replace it)."""
-        return self.namespace == "" and any(o.fn.__module__.startswith(_PACKAGE + ".") for o in self.overloads)
+        return self.namespace == "" and self.packaged
+
+    @property
+    def packaged(self) -> bool:
+        """Defined by this package (builtins, and namespaces such as ``simpleitk``)."""
+        return any(o.fn.__module__.startswith(_PACKAGE + ".") for o in self.overloads)
 
     @property
     def arities(self) -> set[int]:
