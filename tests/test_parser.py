@@ -83,6 +83,7 @@ def test_commands_and_positions():
     ("let a = 1\n  foo", 2, 3, "expected a command"),
     ('print "s" "unterminated', 1, 11, "unterminated string"),
     ("let a = 1 § 2", 1, 11, "unexpected character"),
+    ("let a = 2²", 1, 10, "unexpected character '²'"),  # a digit to str.isdigit, not a number
 ])
 def test_syntax_errors_point_at_the_cause(text, line, col, words):
     with pytest.raises(VoxLogicaError) as info:

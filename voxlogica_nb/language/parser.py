@@ -63,8 +63,7 @@ def tokenize(text: str, source: str = "<program>") -> list[Token]:
             j = text.find("\n", i)
             i = n if j < 0 else j
             continue
-        if c.isdigit():
-            m = _NUMBER.match(text, i)
+        if c.isdigit() and (m := _NUMBER.match(text, i)) is not None:  # not "²": no number
             toks.append(Token("num", m.group(), line, col, i, m.end()))
             i = m.end()
         elif c == '"':

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(NamedTuple):
+    """Where something was written: ``source:line:col``. Every node has one,
+    so it is a named tuple (a frozen dataclass costs three times as much to
+    make)."""
+
     source: str
     line: int
     col: int
