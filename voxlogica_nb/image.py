@@ -12,9 +12,11 @@ Kinds and voxel types:
 """
 from __future__ import annotations
 
-import numpy as np
+from .lazy import LazyModule
 
-KINDS = {"number": np.float32, "bool": np.uint8, "colour": np.float32}
+np = LazyModule("numpy", globals(), "np")  # imported on first use
+
+KINDS = {"number": "float32", "bool": "uint8", "colour": "float32"}  # numpy dtype names
 
 
 class Image:

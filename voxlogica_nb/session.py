@@ -10,7 +10,6 @@ import hashlib
 import os
 import threading
 
-import numpy as np
 
 from .image import Image
 from .language.reducer import Reducer
@@ -21,6 +20,9 @@ from .result import Result
 from .engine.scheduler import Engine, TaskFailed
 from .engine.diskstore import DiskStore, default_root
 from .engine.store import NullStore
+from .lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 _engines: dict = {}
 _engines_lock = threading.Lock()

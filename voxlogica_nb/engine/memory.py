@@ -20,8 +20,6 @@ import sys
 import threading
 from collections import OrderedDict
 
-import numpy as np
-
 MISSING = object()  # "no value here", from the LRU and from every store
 
 ENV = "VOXLOGICA_MEMORY"
@@ -77,10 +75,18 @@ def default_budget() -> int:
     return max(MIN_BUDGET, int(ram * DEFAULT_SHARE))
 
 
-def _root(arr: np.ndarray):
+def _ndarray():
+    """numpy's array type, or None while numpy is not imported (then no
+    value is an array: this module never imports numpy itself)."""
+    np = sys.modules.get("numpy")
+    return getattr(np, "ndarray", None)
+
+
+def _root(arr):
     """The object owning an array's memory (views keep it alive)."""
+    ndarray = _ndarray()
     base = arr
-    while isinstance(base, np.ndarray) and base.base is not None:
+    while isinstance(base, ndarray) and base.base is not None:
         base = base.base
     return base
 
@@ -90,12 +96,15 @@ def buffers(value, out=None) -> list:
     of one array share its owner, so each buffer is counted once."""
     if out is None:
         out = []
+    ndarray = _ndarray()
+    if ndarray is None:
+        return out
     arr = getattr(value, "array", None)
-    if not isinstance(arr, np.ndarray):
-        arr = value if isinstance(value, np.ndarray) else None
+    if not isinstance(arr, ndarray):
+        arr = value if isinstance(value, ndarray) else None
     if arr is not None:
         root = _root(arr)
-        size = root.nbytes if isinstance(root, np.ndarray) else arr.nbytes
+        size = root.nbytes if isinstance(root, ndarray) else arr.nbytes
         out.append((id(root), int(size)))
     elif isinstance(value, (list, tuple)):
         for v in value:
@@ -107,7 +116,8 @@ def value_bytes(value) -> int:
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):
         return nbytes
-    if isinstance(value, np.ndarray):
+    ndarray = _ndarray()
+    if ndarray is not None and isinstance(value, ndarray):
         return int(value.nbytes)
     if isinstance(value, (list, tuple)):
         return 64 + sum(value_bytes(v) for v in value)
@@ -117,7 +127,8 @@ def value_bytes(value) -> int:
 def voxels(value) -> int:
     """Number of voxels of an image (0 for anything else)."""
     arr = getattr(value, "array", None)
-    if isinstance(arr, np.ndarray) and hasattr(value, "shape"):
+    ndarray = _ndarray() if arr is not None else None
+    if ndarray is not None and isinstance(arr, ndarray) and hasattr(value, "shape"):
         n = 1
         for s in value.shape:
             n *= int(s)

@@ -5,11 +5,13 @@ what ``load`` gives for a colour file. Components are not clamped.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import PrimitiveError
 from .images import f32, number, same_size
 from .registry import primitive
+from ..lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 
 @primitive("intensity", "(img) -> nimg", cost="light")

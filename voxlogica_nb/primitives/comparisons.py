@@ -7,11 +7,13 @@ boolean image with the geometry of the image. The undotted ``< <= > >= ==
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import PrimitiveError
 from .images import as_bool, f32, number, operands
 from .registry import primitive
+from ..lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 CMP = ("(nimg, num) -> bimg", "(num, nimg) -> bimg")
 

@@ -16,17 +16,26 @@ reading back its voxels. Conventions shared by every image builtin:
 """
 from __future__ import annotations
 
-import numpy as np
+import struct
+
 
 from ..errors import PrimitiveError
 from ..image import Image
 from .registry import primitive
+from ..lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 
-FLT_MAX = np.float32(np.finfo(np.float32).max)
+def _float32(x: float) -> float:
+    """``x`` rounded to float32 (as a Python float: no numpy at import)."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+FLT_MAX = 3.4028234663852886e38  # float32's largest, exactly
 # ITK's Div functor returns FLT_MAX when the divisor is "almost zero":
 # |d| <= float32(0.1 * float32 epsilon) (checked against SimpleITK.Divide).
-DIV_EPS = np.float32(0.1 * float(np.finfo(np.float32).eps))
+DIV_EPS = _float32(0.1 * 2.0 ** -23)
 
 NN_N = ("(nimg, nimg) -> nimg", "(nimg, num) -> nimg", "(num, nimg) -> nimg")
 

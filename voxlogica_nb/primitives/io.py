@@ -157,9 +157,10 @@ def dir_(folder, pattern):
 # ---------------------------------------------------------------------------
 
 
-import numpy as np  # noqa: E402
-
 from ..image import Image  # noqa: E402
+from ..lazy import LazyModule  # noqa: E402
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 
 def sitk_message(exc: BaseException) -> str:

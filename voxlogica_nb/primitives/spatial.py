@@ -6,11 +6,13 @@ Every result keeps the geometry of its first image argument.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import PrimitiveError
 from .images import as_bool, boolean, number, same_size
 from .registry import primitive
+from ..lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 
 def _shifted(ndim, axis, start, stop):

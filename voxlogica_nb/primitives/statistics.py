@@ -6,11 +6,13 @@ rather than recomputed.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import PrimitiveError
 from .images import FLT_MAX, boolean, f32, number, same_size
 from .registry import primitive
+from ..lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 
 def _extreme(n, name, reduce_, nanreduce, empty):
