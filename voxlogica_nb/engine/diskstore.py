@@ -38,9 +38,10 @@ a value file is checked once per file version per process, ~9 ms for
 discards the entry and returns ``MISSING``. Value files of at least
 ``mmap_min_bytes`` are loaded memory-mapped, read-only (``mmap_mode="r"``).
 
-The last-used time of an entry is its record file's mtime or its row's
-``used`` (touched on every ``get``); ``prune`` removes least recently used
-entries first.
+The last-used time of an entry is its record file's mtime (touched on
+every ``get``) or its row's ``used`` (brought up to date by a ``get`` when
+more than ten minutes old); ``prune`` removes least recently used entries
+first.
 
 Failures to write (full disk, I/O error, read-only folder) at any step of a
 commit, a failure record or a claim leave no partial file behind: the
@@ -392,13 +393,16 @@ class DiskStore(Store):
         return MISSING
 
     def _get_once(self, task_id):
+        value = self._get_row(task_id)  # most values are small: the table first
+        if value is not MISSING:
+            return value
         js = self._record_path(task_id)
         try:
             rec, raw = _read_json(js)
         except (OSError, ValueError):
             return self._discard(task_id, b"?")
         if rec is None:
-            return self._get_row(task_id)
+            return MISSING
         if "value" in rec:
             value = self._load_json(rec)
         elif "inline" in rec:
@@ -416,7 +420,7 @@ class DiskStore(Store):
 
     def _get_row(self, task_id):
         """The value of a record in the table of small values."""
-        row = self.records.get(task_id)
+        row = self.records.get(task_id, touch=True)
         if row is None:
             return MISSING
         try:
@@ -428,7 +432,6 @@ class DiskStore(Store):
         if value is _CORRUPT:
             # gone for good unless a writer replaced the row meanwhile (then read again)
             return MISSING if self.records.delete(task_id, row) or not self.records.has(task_id) else _RETRY
-        self.records.touch(task_id)
         return value
 
     @staticmethod

@@ -37,6 +37,7 @@ import time
 from ..files import NOFOLLOW
 
 BATCH = 256
+TOUCH_SECONDS = 600.0  # how stale a row's last-used time may get (pruning goes by hours or days)
 ABSENT_SECONDS = 0.5  # how stale a guess may be (see DiskStore.likely_contains)
 GUESS_GAP = 0.05  # a pause this long between lookups ends a planning pass
 SCHEMA = ("CREATE TABLE IF NOT EXISTS records "
@@ -124,12 +125,21 @@ class RecordTable:
 
 
     # -- records -------------------------------------------------------------
-    def get(self, task_id: str) -> str | None:
-        """The record's JSON text, or None."""
+    def get(self, task_id: str, touch: bool = False) -> str | None:
+        """The record's JSON text, or None. ``touch``: it is being used (its
+        last-used time, for pruning, is brought up to date when more than
+        ``TOUCH_SECONDS`` old: a write per read would cost more than the read)."""
         text = self._pending.get(task_id)
         if text is not None:
             return text
-        row = self._do(False, lambda db: db.execute("SELECT record FROM records WHERE id=?", (task_id,)).fetchone())
+
+        def read(db):
+            row = db.execute("SELECT record, used FROM records WHERE id=?", (task_id,)).fetchone()
+            if row is not None and touch and time.time() - row[1] > TOUCH_SECONDS:
+                db.execute("UPDATE records SET used=? WHERE id=?", (time.time(), task_id))
+            return row
+
+        row = self._do(False, read)
         return row[0] if row else None
 
     def has(self, task_id: str, guess: bool = False) -> bool:
@@ -176,9 +186,6 @@ class RecordTable:
                 pass
             raise
         self._pending.clear()
-
-    def touch(self, task_id: str) -> None:
-        self._do(False, lambda db: db.execute("UPDATE records SET used=? WHERE id=?", (time.time(), task_id)))
 
     def delete(self, task_id: str, record: str | None = None) -> bool:
         """Delete ``task_id``'s row (only if it still holds ``record``, when

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
 
@@ -74,7 +75,7 @@ def file_digest(path: str) -> str:
         st = os.stat(path)
     except OSError:
         return "missing"
-    if not os.path.isfile(path):
+    if not stat.S_ISREG(st.st_mode):
         return "not-a-file"
     key = identity(st)
     with _lock:
