@@ -272,3 +272,30 @@ def test_a_failure_record_is_never_served_beside_a_value(tmp_path):
     assert not (s.failures_dir / B[:2] / (B + ".json")).exists()
     s.put_failure(A, {"op": "x", "message": "forced, failed"})  # newer than A's value: it counts
     assert s.failure(A)["message"] == "forced, failed" and len(s.failures()) == 1 and s.get(A) == 1.0
+
+
+def test_a_store_on_a_network_filesystem_or_shared_keeps_small_values_in_files(tmp_path, monkeypatch):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\nserver:/home {tmp_path / 'nfs'} nfs4 rw 0 0\n"
+                      f"tmpfs {tmp_path / 'nfs' / 'local'} tmpfs rw 0 0\n")
+    assert records_module.on_network_filesystem(tmp_path / "nfs" / "cache", str(mounts))
+    assert not records_module.on_network_filesystem(tmp_path / "nfs" / "local" / "cache", str(mounts))
+    assert not records_module.on_network_filesystem(tmp_path / "nfsx", str(mounts))
+    assert not records_module.on_network_filesystem(tmp_path, str(tmp_path / "no-mount-table"))
+    real = records_module.on_network_filesystem
+    monkeypatch.setattr("voxlogica_nb.engine.diskstore.on_network_filesystem",
+                        lambda path: real(path, str(mounts)))
+    for store in (DiskStore(tmp_path / "nfs" / "cache"), DiskStore(tmp_path / "team", shared=True)):
+        store.put(A, 1.5, {})
+        assert not os.path.exists(store.records.path)
+        assert (store.objects / A[:2] / (A + ".json")).exists() and store.get(A) == 1.5
+    # a private store opened as shared reads what its table holds, and writes files from then on
+    DiskStore(tmp_path / "mine").put(B, 2.5, {})
+    shared = DiskStore(tmp_path / "mine", shared=True)
+    assert shared.get(B) == 2.5 and shared.contains(B) and shared.info()["count"] == 1
+    shared.put(B, 3.5, {})  # (a forced recomputation): the file wins over the row
+    assert shared.get(B) == 3.5 and (shared.objects / B[:2] / (B + ".json")).exists()
+    assert shared.clear()["removed"] == 1 and shared.get(B) is MISSING
+    local = DiskStore(tmp_path / "nfs" / "local" / "cache")
+    local.put(A, 1.5, {})
+    assert os.path.exists(local.records.path)

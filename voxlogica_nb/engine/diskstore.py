@@ -73,7 +73,7 @@ from pathlib import Path
 
 from .claims import ALIVE, ClaimTable
 from ..files import AtomicFile, shards, unique_tag, unlink, walk, write_atomic
-from .records import RecordTable
+from .records import RecordTable, on_network_filesystem
 from .store import MISSING, Store, UnsafeStoreError
 
 __all__ = ["DiskStore", "SCHEME_VERSION", "default_root", "shared_store_requested", "SHARED_ENV",
@@ -281,8 +281,11 @@ class DiskStore(Store):
             self._not_writable(error)
         self.claims = ClaimTable(self.root / "locks", session_id=session_id, file_mode=self.file_mode,
                                  dir_mode=self.dir_mode, on_error=self._not_writable)
+        # SQLite's log coordinates the processes of one machine only: a store
+        # shared on purpose, or on a network filesystem, keeps small values in files
+        table = records_table and not self.shared and not on_network_filesystem(self.base)
         self.records = RecordTable(self.root / "records.sqlite", self.file_mode, on_error=self._records_off,
-                                   enabled=records_table)
+                                   writes=table)
         if self.claims.error is not None and self.writable:
             self._not_writable(self.claims.error)
 
@@ -393,16 +396,17 @@ class DiskStore(Store):
         return MISSING
 
     def _get_once(self, task_id):
-        value = self._get_row(task_id)  # most values are small: the table first
-        if value is not MISSING:
-            return value
+        if self.records.writes:  # most values are small: the table first
+            value = self._get_row(task_id)
+            if value is not MISSING:
+                return value
         js = self._record_path(task_id)
         try:
             rec, raw = _read_json(js)
         except (OSError, ValueError):
             return self._discard(task_id, b"?")
-        if rec is None:
-            return MISSING
+        if rec is None:  # (a store writing small values to files reads the table last)
+            return MISSING if self.records.writes else self._get_row(task_id)
         if "value" in rec:
             value = self._load_json(rec)
         elif "inline" in rec:
@@ -554,7 +558,7 @@ class DiskStore(Store):
                 write_atomic(js, text.encode(), self.file_mode, self.dir_mode)
                 committed = True  # the record's rename above was the commit point
                 self._shards_seen |= {task_id[:2]}
-                if "file" in form:
+                if "file" in form and self.records.writes:
                     self.records.delete(task_id)  # a smaller value committed earlier
             if old is not None and old != pkl:
                 unlink(old)

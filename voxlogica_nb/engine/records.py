@@ -9,18 +9,24 @@ commit is one row written to a write-ahead log (no file created, no
 
 ``<root>/records.sqlite`` holds ``(id, record, used)``: the record as the
 JSON text a record file would hold, and its last-used time for pruning.
-SQLite serialises writers across processes (a writer waits at most
-``timeout`` seconds for another's transaction of a few microseconds) and
-readers never block. A process that crashes mid-write leaves the database
+SQLite serialises writers across processes (a writer waits, in SQLite's
+own short sleeps, at most ``timeout`` seconds for another's transaction of
+a few microseconds) and readers never block. A process that crashes mid-write leaves the database
 consistent; ``synchronous=OFF`` means only a power loss can lose recent
 rows, and a record torn that way fails its CRC like a torn file.
 
 A record ``put`` with ``later=True`` (a value no other process waits for:
 see :mod:`.worker`) waits in memory and is written with others, up to
 ``BATCH`` rows in one transaction, when the batch is full, on
-:meth:`flush` (the engine flushes when its last task ends) and on
-:meth:`close`. Lookups in this process see it at once; other processes see
+:meth:`flush` (the engine flushes when no run is in progress and no task
+is running) and on :meth:`close`. Lookups in this process see it at once; other processes see
 it after the flush, and a crash before then loses it (it is recomputed).
+
+SQLite's write-ahead log works only among processes of one machine, so a
+store on a network filesystem (:func:`on_network_filesystem`), or shared on
+purpose (see :mod:`.diskstore`), writes new small values to files instead
+(``writes=False``; what the table holds is still read, and removed by
+``clear`` and ``prune``).
 
 Any database error (a corrupt file, a full disk, a read-only folder) turns
 the table off for this process: lookups miss and new small values go to
@@ -49,9 +55,9 @@ class RecordTable:
     first write). ``on_error(exc)``: called once when the table turns off."""
 
     def __init__(self, path, file_mode: int = 0o600, on_error=None, timeout: float = 60.0,
-                 enabled: bool = True):
+                 writes: bool = True):
         self.path = os.fspath(path)
-        self.enabled = enabled  # False: every small value goes to a record file
+        self.writes = writes  # False: new small values go to record files (the table is still read)
         self.file_mode = file_mode
         self.timeout = timeout
         self.on_error = on_error
@@ -99,7 +105,7 @@ class RecordTable:
     def _do(self, create, fn, default=None, guess=False):
         """``fn(connection)`` under the lock; ``default`` if there is no
         database (and ``create`` is false) or the table is off."""
-        if self.broken is not None or not self.enabled:
+        if self.broken is not None:
             return default
         with self._lock:
             try:
@@ -114,14 +120,17 @@ class RecordTable:
     def _turn_off(self, exc):
         self.broken = exc
         self._pending.clear()
+        self._disconnect()
+        if self.on_error is not None:
+            self.on_error(exc)
+
+    def _disconnect(self):
         db, self._db = self._db, None
         if db is not None:
             try:
                 db.close()
             except Exception:
                 pass
-        if self.on_error is not None:
-            self.on_error(exc)
 
 
     # -- records -------------------------------------------------------------
@@ -152,7 +161,10 @@ class RecordTable:
 
     def put(self, task_id: str, record: str, later: bool = False) -> bool:
         """Commit a record (``later``: with the next batch); False if the
-        table is off (the caller writes a file)."""
+        table is off or takes no writes (the caller writes a file)."""
+        if not self.writes:
+            return False
+
         def write(db):
             if later:
                 self._pending[task_id] = record
@@ -232,12 +244,28 @@ class RecordTable:
     def close(self) -> None:
         self.flush()
         with self._lock:
-            db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.close()
-            except Exception:
-                pass
+            self._disconnect()
+
+
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "afs", "lustre", "gpfs", "beegfs", "ceph",
+                       "glusterfs", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph", "9p", "panfs", "pvfs2"}
+
+
+def on_network_filesystem(path, mounts="/proc/self/mounts") -> bool:
+    """Is ``path`` (or the folder it would be created in) on a network
+    filesystem? Read from the mount table; False where there is none."""
+    try:
+        with open(mounts, encoding="utf-8", errors="replace") as f:
+            table = [line.split()[1:3] for line in f if len(line.split()) >= 3]
+    except OSError:
+        return False
+    path = os.path.realpath(path)
+    best, fstype = "", ""
+    for point, kind in table:
+        point = point.replace("\\040", " ")
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, fstype = point, kind
+    return fstype in NETWORK_FILESYSTEMS
 
 
 def _is_db_error(exc) -> bool:
