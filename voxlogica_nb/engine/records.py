@@ -46,6 +46,8 @@ BATCH = 256
 TOUCH_SECONDS = 600.0  # how stale a row's last-used time may get (pruning goes by hours or days)
 ABSENT_SECONDS = 0.5  # how stale a guess may be (see DiskStore.likely_contains)
 GUESS_GAP = 0.05  # a pause this long between lookups ends a planning pass
+SEEN_SECONDS = 2.0  # how long a record found at planning may stand for a read of it
+SEEN_MAX = 100_000
 SCHEMA = ("CREATE TABLE IF NOT EXISTS records "
           "(id TEXT PRIMARY KEY, record TEXT NOT NULL, used REAL NOT NULL) WITHOUT ROWID")
 
@@ -64,6 +66,7 @@ class RecordTable:
         self.broken = None  # the error that turned the table off
         self._db = None
         self._pending: dict = {}  # task id -> record, committed by the next flush
+        self._seen: dict = {}  # task id -> (record, used, when): found by a guessing lookup
         self._absent_seen = self._absent_until = 0.0  # when "no database" was seen, until when to assume it
         self._lock = threading.Lock()
 
@@ -120,6 +123,7 @@ class RecordTable:
     def _turn_off(self, exc):
         self.broken = exc
         self._pending.clear()
+        self._seen.clear()
         self._disconnect()
         if self.on_error is not None:
             self.on_error(exc)
@@ -141,29 +145,41 @@ class RecordTable:
         text = self._pending.get(task_id)
         if text is not None:
             return text
-
-        def read(db):
-            row = db.execute("SELECT record, used FROM records WHERE id=?", (task_id,)).fetchone()
-            if row is not None and touch and time.time() - row[1] > TOUCH_SECONDS:
-                db.execute("UPDATE records SET used=? WHERE id=?", (time.time(), task_id))
-            return row
-
-        row = self._do(False, read)
+        seen = self._seen.pop(task_id, None)
+        if seen is not None and time.monotonic() - seen[2] < SEEN_SECONDS:
+            row = seen  # read a moment ago by a guessing lookup of the same run
+        else:
+            row = self._do(False, lambda db: db.execute("SELECT record, used FROM records WHERE id=?",
+                                                        (task_id,)).fetchone())
+        if row is not None and touch and time.time() - row[1] > TOUCH_SECONDS:
+            self._do(False, lambda db: db.execute("UPDATE records SET used=? WHERE id=?", (time.time(), task_id)))
         return row[0] if row else None
 
     def has(self, task_id: str, guess: bool = False) -> bool:
-        """Is there a record? ``guess``: a recent "no database" will do."""
+        """Is there a record? ``guess`` (planning asks for every task, and
+        reads each record found soon after): a recent "no database" will do,
+        and a record found is kept for a ``get`` in the next ``SEEN_SECONDS``."""
         if task_id in self._pending:
             return True
-        found = self._do(False, lambda db: db.execute("SELECT 1 FROM records WHERE id=?", (task_id,)).fetchone(),
-                         guess=guess)
-        return found is not None
+        if not guess:
+            return self._do(False, lambda db: db.execute("SELECT 1 FROM records WHERE id=?",
+                                                         (task_id,)).fetchone()) is not None
+        row = self._do(False, lambda db: db.execute("SELECT record, used FROM records WHERE id=?",
+                                                    (task_id,)).fetchone(), guess=True)
+        if row is None:
+            return False
+        if len(self._seen) >= SEEN_MAX:
+            self._seen.clear()
+        self._seen[task_id] = (row[0], row[1], time.monotonic())
+        return True
 
     def put(self, task_id: str, record: str, later: bool = False) -> bool:
         """Commit a record (``later``: with the next batch); False if the
         table is off or takes no writes (the caller writes a file)."""
         if not self.writes:
             return False
+
+        self._seen.pop(task_id, None)
 
         def write(db):
             if later:
@@ -207,6 +223,8 @@ class RecordTable:
         else:
             sql, args = "DELETE FROM records WHERE id=? AND record=?", (task_id, record)
 
+        self._seen.pop(task_id, None)
+
         def delete(db):
             pending = self._pending.get(task_id)
             if pending is not None and (record is None or pending == record):
@@ -239,6 +257,7 @@ class RecordTable:
             self.broken = None  # a fresh database next time
             return n
         self._pending.clear()
+        self._seen.clear()
         return self._do(False, lambda db: db.execute("DELETE FROM records").rowcount, 0)
 
     def close(self) -> None:
