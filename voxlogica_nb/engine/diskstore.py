@@ -262,7 +262,7 @@ class DiskStore(Store):
         self._warn_lock = threading.Lock()
         self._verified: dict = {}  # value file path -> (ino, size, mtime_ns, ctime_ns, crc) known good
         self._verified_lock = threading.Lock()
-        self._shards_seen, self._shards_until, self._shards_listed = frozenset(), 0.0, 0.0  # likely_contains
+        self._shards_seen, self._shards_listed = frozenset(), 0.0  # see likely_contains
         self._failure_shards, self._failure_shards_until = frozenset(), 0.0  # see _clear_failure
         self.writable = True
         error = None
@@ -360,20 +360,22 @@ class DiskStore(Store):
         return os.path.exists(self._record_path(task_id)) or self.records.has(task_id)
 
     def likely_contains(self, task_id: str) -> bool:
-        # Which shard folders exist is listed once per planning pass (calls
-        # less than _GUESS_GAP apart, for at most _GUESS_SECONDS): no stat in
-        # a folder that does not exist.
+        # Which shard folders exist is listed once per run's planning (for
+        # at most _GUESS_SECONDS): no stat in a folder that does not exist.
         now = time.monotonic()
-        if now >= self._shards_until or now >= self._shards_listed + _GUESS_SECONDS:
+        if now >= self._shards_listed + _GUESS_SECONDS:
             try:
                 self._shards_seen = frozenset(os.listdir(self._objects))
             except OSError:
                 self._shards_seen = frozenset()
             self._shards_listed = now
-        self._shards_until = now + _GUESS_GAP
         if task_id[:2] in self._shards_seen and os.path.exists(self._record_path(task_id)):
             return True
         return self.records.has(task_id, guess=True)
+
+    def new_plan(self) -> None:
+        self._shards_listed = 0.0
+        self.records.new_plan()
 
     def meta(self, task_id: str) -> dict | None:
         try:
@@ -812,6 +814,5 @@ class DiskStore(Store):
 _RETRY = object()
 _CORRUPT = object()
 _GUESS_SECONDS = 0.5  # how long a listing of shard folders is trusted (guesses only)
-_GUESS_GAP = 0.05  # a pause this long between lookups ends a planning pass
 _to_json = json.JSONEncoder(default=str).encode  # one encoder: json.dumps(default=...) builds one per call
 _JSON_TYPES = (float, int, bool, str, type(None))  # exact types: JSON gives them back unchanged

@@ -45,7 +45,6 @@ from ..files import NOFOLLOW
 BATCH = 256
 TOUCH_SECONDS = 600.0  # how stale a row's last-used time may get (pruning goes by hours or days)
 ABSENT_SECONDS = 0.5  # how stale a guess may be (see DiskStore.likely_contains)
-GUESS_GAP = 0.05  # a pause this long between lookups ends a planning pass
 SEEN_SECONDS = 2.0  # how long a record found at planning may stand for a read of it
 SEEN_MAX = 100_000
 SCHEMA = ("CREATE TABLE IF NOT EXISTS records "
@@ -67,7 +66,7 @@ class RecordTable:
         self._db = None
         self._pending: dict = {}  # task id -> record, committed by the next flush
         self._seen: dict = {}  # task id -> (record, used, when): found by a guessing lookup
-        self._absent_seen = self._absent_until = 0.0  # when "no database" was seen, until when to assume it
+        self._absent_seen = float("-inf")  # when planning saw "no database"
         self._lock = threading.Lock()
 
     # -- connection --------------------------------------------------------
@@ -94,16 +93,21 @@ class RecordTable:
         return self._db
 
     def _exists(self, guess: bool) -> bool:
-        """Is there a database? ``guess``: a "no" of this planning pass
-        (lookups less than ``GUESS_GAP`` apart, at most ``ABSENT_SECONDS``) will do."""
+        """Is there a database? ``guess``: a "no" of this run's planning (at
+        most ``ABSENT_SECONDS`` old) will do."""
         now = time.monotonic()
-        if guess and now < self._absent_until and now < self._absent_seen + ABSENT_SECONDS:
-            self._absent_until = now + GUESS_GAP
+        if guess and now < self._absent_seen + ABSENT_SECONDS:
             return False
         if os.path.exists(self.path):
             return True
-        self._absent_seen, self._absent_until = now, now + GUESS_GAP
+        if guess:  # (only planning relies on it later)
+            self._absent_seen = now
         return False
+
+    def new_plan(self) -> None:
+        """A run starts planning: forget the guesses of earlier ones."""
+        self._absent_seen = float("-inf")
+        self._seen.clear()
 
     def _do(self, create, fn, default=None, guess=False):
         """``fn(connection)`` under the lock; ``default`` if there is no

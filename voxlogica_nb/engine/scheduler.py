@@ -323,6 +323,7 @@ class Run(Publishing):
             live = [e for i, e in enumerate(self.effects) if i not in self.unchanged]
             self.s.add_effects(live)
             with gc_paused():  # planning builds structures that all stay alive
+                self.store.new_plan()
                 self.s.plan([e.task for e in live])
             self.report_plan(first=True)
             unwatch = on_set(self.opts.cancel, lambda: self.completions.put(WAKE))

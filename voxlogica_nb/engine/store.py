@@ -62,9 +62,14 @@ class Store(ABC):
 
     def likely_contains(self, task_id: str) -> bool:
         """``contains``, as planning asks it for every task of a run: the
-        answer may be a fraction of a second stale, since a stale "no" only
-        costs a computation (a claim still finds a value committed since)."""
+        answer may be as old as the run's planning (at most a fraction of a
+        second), since a stale "no" only costs a computation (a claim still
+        finds a value committed since)."""
         return self.contains(task_id)
+
+    def new_plan(self) -> None:
+        """A run starts planning: what ``likely_contains`` remembered of
+        earlier runs is forgotten."""
 
     @abstractmethod
     def get(self, task_id: str):
