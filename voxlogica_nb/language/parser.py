@@ -287,8 +287,9 @@ class _Parser:
         a list of pending operators: ("pre", token) for a prefix,
         ("in", lhs, token, extra_args, lhs_start, lhs_end, op_end) for infix."""
         pending = []
+        toks = self.toks
         while True:
-            t = self.tok
+            t = toks[self.i]
             start = t.start
             if t.kind == "kw" and t.text in ("let", "for"):
                 value = yield (self.let_in() if t.text == "let" else self.for_())
@@ -309,11 +310,12 @@ class _Parser:
                     value = Call(t.text, (yield self.arguments("(", ")")), self.pos(t))
                 else:
                     self.error(f"expected an expression, found {describe_token(t)}")
-            if self.at("op"):
-                end = self.toks[self.i - 1].end
-                op = self.advance()
-                extra = (yield self.arguments("[", "]")) if self.at("[") else []
-                pending.append(("in", value, op, extra, start, end, self.toks[self.i - 1].end))
+            op = toks[self.i]
+            if op.kind == "op":
+                end = toks[self.i - 1].end
+                self.i += 1
+                extra = (yield self.arguments("[", "]")) if toks[self.i].kind == "[" else []
+                pending.append(("in", value, op, extra, start, end, toks[self.i - 1].end))
                 continue
             break
         if not pending:
@@ -399,22 +401,24 @@ class _Parser:
     def leaf(self):
         """An operand that contains no expression (a literal, a bare name),
         or None (the operands with expressions inside are in ``expression``)."""
-        t = self.tok
+        # (this runs for every operand: tokens and positions read directly)
+        toks, i = self.toks, self.i
+        t = toks[i]
         kind = t.kind
         if kind == "num":
-            self.advance()
-            return Number(float(t.text), self.pos(t))
+            self.i = i + 1
+            return Number(float(t.text), Pos(self.source, t.line, t.col))
         if kind == "name":
-            if self.peek().kind == "(":
+            if toks[i + 1].kind == "(":  # (a name is never the last token: eof follows)
                 return None
-            self.advance()
-            return Call(t.text, None, self.pos(t))
+            self.i = i + 1
+            return Call(t.text, None, Pos(self.source, t.line, t.col))
         if kind == "str":
-            self.advance()
-            return String(t.text, self.pos(t))
+            self.i = i + 1
+            return String(t.text, Pos(self.source, t.line, t.col))
         if kind == "kw" and t.text in ("true", "false"):
-            self.advance()
-            return Bool(t.text == "true", self.pos(t))
+            self.i = i + 1
+            return Bool(t.text == "true", Pos(self.source, t.line, t.col))
         if self.is_signed_number():
             self.advance()
             num = self.advance()
