@@ -27,10 +27,12 @@ and renamed over ``<id>.json`` — that rename is the single commit point.
 Readers therefore always see a complete, consistent (record, value) pair,
 also while a value is being overwritten ("force") or written by two
 processes at once; the value file the old record named is deleted after the
-switch (a reader that has it memory-mapped keeps its data). A record file
-takes precedence over a row for the same id (and a commit of one form
-removes the other). ``contains`` is a ``stat`` and, if that misses, a
-lookup in the table.
+switch (a reader that has it memory-mapped keeps its data). A commit of
+one form removes the other; should both exist for an id (a crash between
+the two steps), a read takes the row where the table takes writes and the
+file where it does not (a shared store: see ``records.py``); both are values
+of the same task. ``contains`` is a ``stat`` and, if that misses, a lookup
+in the table.
 
 Reading (``get``): size and CRC are checked against the record (the CRC of
 a value file is checked once per file version per process, ~9 ms for
@@ -553,7 +555,7 @@ class DiskStore(Store):
                 old_rec, old = True, None
             text = _to_json(rec)
             if "file" not in form and self.records.put(task_id, text, later):
-                committed = True  # the row is the commit point; a record file would shadow it
+                committed = True  # the row is the commit point; an older record file goes
                 if old_rec is not None:
                     unlink(js)
             else:
