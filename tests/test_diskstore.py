@@ -260,23 +260,29 @@ for i in range(25):
 """
 
 
+def read_while_writing(reader, writers, whole, key):
+    """Read A until the writer processes end: every read is a whole
+    committed value (``whole(v)``), never MISSING; the set of ``key(v)`` seen."""
+    seen, missing = set(), 0
+    while any(w.poll() is None for w in writers):
+        v = reader.get(A)
+        if v is MISSING:
+            missing += 1
+        else:
+            assert whole(v)
+            seen.add(key(v))
+    assert missing == 0 and seen <= {0.0, 1.0, 2.0}
+    assert all(w.returncode == 0 for w in writers)
+    return seen
+
+
 def test_concurrent_overwrites_never_hide_or_mix_values(tmp_path, procs):
     # two processes overwrite one entry ("force", or unclaimed cheap values)
     # while this process reads: every read sees one complete committed value
     s = DiskStore(tmp_path)
     s.put(A, np.full(300_000, 0.0), {})
     writers = [procs.python(WRITER, tmp_path, A, k) for k in (1.0, 2.0)]
-    r = DiskStore(tmp_path)
-    seen, missing = set(), 0
-    while any(w.poll() is None for w in writers):
-        v = r.get(A)
-        if v is MISSING:
-            missing += 1
-        else:
-            assert v.min() == v.max()
-            seen.add(float(v[0]))
-    assert missing == 0 and seen <= {0.0, 1.0, 2.0}
-    assert all(w.returncode == 0 for w in writers)
+    seen = read_while_writing(DiskStore(tmp_path), writers, lambda v: v.min() == v.max(), lambda v: float(v[0]))
     assert s.get(A)[0] in (1.0, 2.0) and seen
     # racing writers may leave an unreferenced value file; prune removes it
     s.prune(older_than_seconds=None)
@@ -297,17 +303,8 @@ def test_concurrent_small_overwrites_never_hide_or_mix_values(tmp_path, procs, w
     s = small_store(tmp_path, where)
     s.put(A, (0.0, 0.0, ""), {})
     writers = [procs.python(SMALL_WRITER, tmp_path, A, k, where) for k in (1.0, 2.0)]
-    r = small_store(tmp_path, where)
-    seen, missing = set(), 0
-    while any(w.poll() is None for w in writers):
-        v = r.get(A)
-        if v is MISSING:
-            missing += 1
-        else:
-            assert v[1] == 2 * v[0] and v[2] == "x" * int(v[0])
-            seen.add(v[0])
-    assert missing == 0 and seen <= {0.0, 1.0, 2.0}
-    assert all(w.returncode == 0 for w in writers)
+    read_while_writing(small_store(tmp_path, where), writers, lambda v: v[1] == 2 * v[0] and v[2] == "x" * int(v[0]),
+                       lambda v: v[0])
     assert s.get(A)[0] in (1.0, 2.0)
     in_shard = [p.name for p in (s.objects / A[:2]).iterdir()] if (s.objects / A[:2]).exists() else []
     assert in_shard == ([A + ".json"] if where == "file" else [])

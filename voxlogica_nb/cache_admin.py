@@ -31,24 +31,26 @@ _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 **
 _AGE = {"": 1, "S": 1, "M": 60, "H": 3600, "D": 86400, "W": 7 * 86400}
 
 
+def _quantity(text, pattern, units, error):
+    """A number with an optional unit letter, times that unit."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = re.fullmatch(pattern, str(text).upper())
+    if not m:
+        raise ValueError(error)
+    return float(m.group(1)) * units[m.group(2)]
+
+
 def parse_size(text) -> int:
     """``"500M"`` → 524288000 (binary units; "KB", "KiB", "K" all mean 1024)."""
-    if isinstance(text, (int, float)):
-        return int(text)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", str(text).upper())
-    if not m:
-        raise ValueError(f"not a size: {text!r} (e.g. 500M, 2G)")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
+    return int(_quantity(text, r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", _UNITS,
+                         f"not a size: {text!r} (e.g. 500M, 2G)"))
 
 
 def parse_age(text) -> float:
     """``"7d"`` → 604800.0 seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([SMHDW]?)\s*", str(text).upper())
-    if not m:
-        raise ValueError(f"not an age: {text!r} (e.g. 30s, 15m, 12h, 7d)")
-    return float(m.group(1)) * _AGE[m.group(2)]
+    return _quantity(text, r"\s*([0-9]*\.?[0-9]+)\s*([SMHDW]?)\s*", _AGE,
+                     f"not an age: {text!r} (e.g. 30s, 15m, 12h, 7d)")
 
 
 def format_bytes(n) -> str:

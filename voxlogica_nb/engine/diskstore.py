@@ -264,8 +264,8 @@ class DiskStore(Store):
         self._warn_lock = threading.Lock()
         self._verified: dict = {}  # value file path -> (ino, size, mtime_ns, ctime_ns, crc) known good
         self._verified_lock = threading.Lock()
-        self._shards_seen, self._shards_listed = frozenset(), 0.0  # see likely_contains
-        self._failure_shards, self._failure_shards_until = frozenset(), 0.0  # see _clear_failure
+        self._value_shards = _Shards(self._objects)  # see likely_contains
+        self._failure_shards = _Shards(self._failures)  # see _clear_failure
         self.writable = True
         error = None
         try:
@@ -362,21 +362,13 @@ class DiskStore(Store):
         return os.path.exists(self._record_path(task_id)) or self.records.has(task_id)
 
     def likely_contains(self, task_id: str) -> bool:
-        # Which shard folders exist is listed once per run's planning (for
-        # at most _GUESS_SECONDS): no stat in a folder that does not exist.
-        now = time.monotonic()
-        if now >= self._shards_listed + _GUESS_SECONDS:
-            try:
-                self._shards_seen = frozenset(os.listdir(self._objects))
-            except OSError:
-                self._shards_seen = frozenset()
-            self._shards_listed = now
-        if task_id[:2] in self._shards_seen and os.path.exists(self._record_path(task_id)):
+        # no stat in a shard folder that does not exist (listed once per run's planning)
+        if self._value_shards.holds(task_id) and os.path.exists(self._record_path(task_id)):
             return True
         return self.records.has(task_id, guess=True)
 
     def new_plan(self) -> None:
-        self._shards_listed = 0.0
+        self._value_shards.forget()
         self.records.new_plan()
 
     def meta(self, task_id: str) -> dict | None:
@@ -561,7 +553,7 @@ class DiskStore(Store):
             else:
                 write_atomic(js, text.encode(), self.file_mode, self.dir_mode)
                 committed = True  # the record's rename above was the commit point
-                self._shards_seen |= {task_id[:2]}
+                self._value_shards.add(task_id)
                 if "file" in form and self.records.writes:
                     self.records.delete(task_id)  # a smaller value committed earlier
             if old is not None and old != pkl:
@@ -583,14 +575,7 @@ class DiskStore(Store):
         own failures are added at once. (A record this misses, another
         process's failure of the task written just before, is stale: reading
         it removes it.)"""
-        now = time.monotonic()
-        if now >= self._failure_shards_until:
-            try:
-                self._failure_shards = frozenset(os.listdir(self._failures))
-            except OSError:
-                self._failure_shards = frozenset()
-            self._failure_shards_until = now + _GUESS_SECONDS
-        if task_id[:2] in self._failure_shards:
+        if self._failure_shards.holds(task_id):
             unlink(self._failure_path(task_id))
 
     def _encode(self, value, pkl):
@@ -639,7 +624,7 @@ class DiskStore(Store):
         rec = dict(record)
         rec["id"] = task_id
         rec.setdefault("time", time.time())
-        self._failure_shards |= {task_id[:2]}
+        self._failure_shards.add(task_id)
         try:
             write_atomic(self._failure_path(task_id), _to_json(rec).encode(),
                          self.file_mode, self.dir_mode)
@@ -816,5 +801,32 @@ class DiskStore(Store):
 _RETRY = object()
 _CORRUPT = object()
 _GUESS_SECONDS = 0.5  # how long a listing of shard folders is trusted (guesses only)
+
+
+class _Shards:
+    """Which shard folders of ``folder`` exist, listed at most every
+    ``_GUESS_SECONDS`` (and on :meth:`forget`); this process's own new
+    entries are added at once. For guesses, whose stale "no" is harmless."""
+
+    __slots__ = ("folder", "names", "listed")
+
+    def __init__(self, folder):
+        self.folder, self.names, self.listed = folder, frozenset(), float("-inf")
+
+    def holds(self, task_id) -> bool:
+        now = time.monotonic()
+        if now >= self.listed + _GUESS_SECONDS:
+            try:
+                self.names = frozenset(os.listdir(self.folder))
+            except OSError:
+                self.names = frozenset()
+            self.listed = now
+        return task_id[:2] in self.names
+
+    def add(self, task_id) -> None:
+        self.names |= {task_id[:2]}
+
+    def forget(self) -> None:
+        self.listed = float("-inf")
 _to_json = json.JSONEncoder(default=str).encode  # one encoder: json.dumps(default=...) builds one per call
 _JSON_TYPES = (float, int, bool, str, type(None))  # exact types: JSON gives them back unchanged

@@ -56,12 +56,12 @@ from .failures import Failure, message_of
 from .policy import Reuse, reuse
 from .scheduler import Engine, Options, Outcome
 from .state import loop_elements, loop_source
+from .memory import SCALARS
 from .store import MISSING, NullStore
 from .worker import Costs, compute
 
 TOPIC = "voxlogica-tasks"
 PLANNED, RUNNING, DONE, FAILED = range(4)
-_SCALARS = (float, int, bool, str, type(None))
 
 
 class DaskEngine:
@@ -450,7 +450,7 @@ class _Run(Publishing):
         fut = self.futures.get(a.id)
         if fut is None:
             value = self.values[a.id]
-            if type(value) in _SCALARS:
+            if type(value) in SCALARS:
                 return value
             # sent once, not inside every task that reads it
             fut = self.futures[a.id] = self.client.scatter([value], hash=False)[0]
@@ -523,7 +523,7 @@ class _Run(Publishing):
         self.loops[t.id] = [self.table.instantiate(t.body, t.level, e)
                             for e in loop_elements(self.table, t, {seq_task.id: seq})]
         if seq_task.id in self.futures and seq_task.id not in self.goals and any(
-                type(v) not in _SCALARS for v in seq):
+                type(v) not in SCALARS for v in seq):
             self.values.pop(seq_task.id, None)  # its elements are taken from it on the cluster
         # the sequence obtained again later must not count towards the elements
         self.dependents.get(seq_task.id, set()).discard(t)
@@ -694,12 +694,7 @@ class _Run(Publishing):
             with reporting(said.append):
                 (e.writer or REGISTRY["save"]).dispatch([e.target, value])(e.target, value)
         except Exception as exc:
-            f = Failure(e.task, message_of(exc), traceback.format_exc())
-            f.op, f.pos = "save", e.pos
-            self.stats["failed"] += 1
-            self.out.failures.append(f)
-            self.out.effect_failures.append((e, f))
-            self.emit("fail", e.task, failure=f)
+            self.save_failed(e, message_of(exc), traceback.format_exc())
             return
         finally:
             self.warn(e.task, e.pos, said)

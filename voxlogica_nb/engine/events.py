@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .failures import Failure
+
 
 @dataclass
 class Event:
@@ -41,8 +43,8 @@ class Publishing:
     """What a run tells its observers, for the classes that drive runs (the
     local loop and the dask one). Expects ``observers`` (callables),
     ``out`` (an ``Outcome``: ``warnings`` is appended to), ``warned`` (a
-    set), ``planned`` (``[to compute, found stored]`` so far) and
-    ``reported`` (the counts already sent)."""
+    set), ``planned`` (``[to compute, found stored]`` so far),
+    ``reported`` (the counts already sent) and ``stats``."""
 
     def emit(self, kind, task=None, **data):
         if self.observers:
@@ -58,6 +60,15 @@ class Publishing:
                 self.warned.add(line)
                 self.out.warnings.append(line)
                 self.emit("warning", task, text=line, message=message, position=str(pos) if pos else "")
+
+    def save_failed(self, effect, message, tb):
+        """A ``save`` effect could not write its file: a failure of the run."""
+        f = Failure(effect.task, message, tb)
+        f.op, f.pos = "save", effect.pos
+        self.stats["failed"] += 1
+        self.out.failures.append(f)
+        self.out.effect_failures.append((effect, f))
+        self.emit("fail", effect.task, failure=f)
 
     def report_plan(self, first=False):
         """Send the work met since the last ``plan`` event (if any)."""

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 
 MISSING = object()  # "no value here", from the LRU and from every store
+SCALARS = frozenset((float, int, bool, str, type(None)))  # values that hold no array
 
 ENV = "VOXLOGICA_MEMORY"
 DEFAULT_SHARE = 0.25  # of the machine's RAM

@@ -153,11 +153,15 @@ class RecordTable:
         if seen is not None and time.monotonic() - seen[2] < SEEN_SECONDS:
             row = seen  # read a moment ago by a guessing lookup of the same run
         else:
-            row = self._do(False, lambda db: db.execute("SELECT record, used FROM records WHERE id=?",
-                                                        (task_id,)).fetchone())
+            row = self._row(task_id)
         if row is not None and touch and time.time() - row[1] > TOUCH_SECONDS:
             self._do(False, lambda db: db.execute("UPDATE records SET used=? WHERE id=?", (time.time(), task_id)))
         return row[0] if row else None
+
+    def _row(self, task_id, guess=False):
+        """``(record, used)`` of ``task_id``, or None."""
+        return self._do(False, lambda db: db.execute("SELECT record, used FROM records WHERE id=?",
+                                                     (task_id,)).fetchone(), guess=guess)
 
     def has(self, task_id: str, guess: bool = False) -> bool:
         """Is there a record? ``guess`` (planning asks for every task, and
@@ -168,8 +172,7 @@ class RecordTable:
         if not guess:
             return self._do(False, lambda db: db.execute("SELECT 1 FROM records WHERE id=?",
                                                          (task_id,)).fetchone()) is not None
-        row = self._do(False, lambda db: db.execute("SELECT record, used FROM records WHERE id=?",
-                                                    (task_id,)).fetchone(), guess=True)
+        row = self._row(task_id, guess=True)
         if row is None:
             return False
         if len(self._seen) >= SEEN_MAX:

@@ -633,12 +633,7 @@ class Run(Publishing):
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            f = Failure(e.task, message_of(exc), "".join(traceback.format_exception(exc)))
-            f.op, f.pos = "save", e.pos
-            self.stats["failed"] += 1
-            self.out.failures.append(f)
-            self.out.effect_failures.append((e, f))
-            self.emit("fail", e.task, failure=f)
+            self.save_failed(e, message_of(exc), "".join(traceback.format_exception(exc)))
             return
         if said:
             self.warn(e.task, e.pos, said)

@@ -44,14 +44,12 @@ import heapq
 from collections import deque
 
 from .failures import Failure
-from .memory import MISSING
-from .memory import VOXEL_BYTES, WORKING_SET, Holdings, voxels
+from .memory import MISSING, SCALARS, VOXEL_BYTES, WORKING_SET, Holdings, voxels
 from .policy import NEVER, reuse
 
 PENDING, READY_LOAD, INFLIGHT, DONE, FAILED = range(5)
 STATE_NAMES = ("PENDING", "READY_LOAD", "INFLIGHT", "DONE", "FAILED")
 
-_SCALARS = frozenset((float, int, bool, str, type(None)))
 
 
 def loop_source(t):
@@ -311,7 +309,7 @@ class RunState:
     # -- values ------------------------------------------------------------------
     def keep(self, tid, value) -> None:
         self.values[tid] = value
-        if type(value) not in _SCALARS:
+        if type(value) not in SCALARS:
             self.memory.hold(tid, value)
 
     def complete(self, t, value) -> None:

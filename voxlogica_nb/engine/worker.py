@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..primitives.registry import reporting
 from .failures import Failure, Waited, message_of
-from .memory import value_bytes
+from .memory import SCALARS, value_bytes
 from .store import MISSING
 
 
@@ -94,9 +94,6 @@ class Costs:
         _count(self.quick, op, seconds < CLAIM_WORTH_SECONDS)
         size = value_bytes(value)
         _count(self.cheap_output, op, size >= LARGE_BYTES and seconds * STORE_BYTES_PER_SECOND < size)
-
-
-_SCALARS = (float, int, bool, str)  # a batched commit of one of these takes microseconds
 
 
 def _count(counts, op, yes):
@@ -185,7 +182,7 @@ def _run(engine, store, task, args, decision, notify, commit, later):
         engine.costs.measured(task, seconds, value)
     if commit:
         engine.keep(task.id, value)  # before the commit, so a run needing it again finds it
-        if not (later and type(value) in _SCALARS):  # a commit that may take a while:
+        if not (later and type(value) in SCALARS):  # a commit that may take a while:
             notify(Note("value", task, value))  # dependents need not wait for it
         store.put(task.id, value, {"op": task.op, "version": task.version, "seconds": seconds}, later)
     return value
