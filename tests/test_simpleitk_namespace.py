@@ -187,13 +187,17 @@ BOUNDS = [(0.0, 255.0), (-1.0, 1.0), (0.1, 0.1), (1 / 3, 2 / 3), (-np.inf, 0.5),
 
 @pytest.mark.parametrize("lower,upper", BOUNDS)
 @pytest.mark.parametrize("values", [(), (7, 3), (0, 255), (255, 0)], ids=["defaults", "7-3", "0-255", "255-0"])
-def test_binary_threshold_in_numpy_equals_simpleitk(lower, upper, values):
+@pytest.mark.parametrize("specials", [True, False], ids=["nan-inf", "finite"])
+def test_binary_threshold_in_numpy_equals_simpleitk(lower, upper, values, specials):
     import SimpleITK as sitk
 
     rng = np.random.default_rng(4)
     arr = rng.normal(0, 1, (5, 7, 9)).astype(np.float32)
     arr.flat[:12] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 2.0, np.float32(1 / 3), np.float32(2 / 3),
                      np.float32(0.1), 255.0, 1e38]
+    if not specials:  # a finite range, [-0.95, 0.95]: bounds beyond it skip a comparison
+        arr = np.clip(arr, np.float32(-0.95), np.float32(0.95))
+        arr.flat[0] = np.nan
     img = Image(arr, "number", (0.5, 1.0, 2.0), (1.0, 2.0, 3.0))
     args = (lower, upper, *values) if values else ((lower, upper) if lower <= upper else ())
     got = call("simpleitk.BinaryThreshold", img, *args)

@@ -20,7 +20,12 @@ KINDS = {"number": "float32", "bool": "uint8", "colour": "float32"}  # numpy dty
 
 
 class Image:
-    __slots__ = ("array", "spacing", "origin", "direction", "kind")
+    """An image. A two-valued number image (what thresholds make) may hold
+    only its mask and its two values (:meth:`two_valued`): comparisons with
+    a number then read the mask, and ``array`` is made on first use."""
+
+    __slots__ = ("_array", "spacing", "origin", "direction", "kind", "_levels", "_range")
+    _STATE = ("array", "spacing", "origin", "direction", "kind")  # what a pickle holds
 
     def __init__(self, array, kind="number", spacing=None, origin=None, direction=None):
         if kind not in KINDS:
@@ -33,7 +38,8 @@ class Image:
             raise ValueError(f"images are 2D or 3D, got {ndim} spatial axes")
         if kind == "colour" and array.shape[-1] not in (3, 4):
             raise ValueError(f"colour images have 3 or 4 components, got {array.shape[-1]}")
-        self.array = array
+        self._array = array
+        self._levels = self._range = None
         self.kind = kind
         self.spacing = tuple(float(s) for s in (spacing if spacing is not None else (1.0,) * ndim))
         self.origin = tuple(float(s) for s in (origin if origin is not None else (0.0,) * ndim))
@@ -41,25 +47,93 @@ class Image:
             direction = tuple(np.eye(ndim).ravel())
         self.direction = tuple(float(d) for d in direction)
 
+    @classmethod
+    def two_valued(cls, mask, inside: float, outside: float, like: "Image") -> "Image":
+        """The number image that is ``inside`` where ``mask`` (a numpy bool
+        array) is true and ``outside`` elsewhere, with ``like``'s geometry,
+        held as the mask until its voxels are read."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != like.shape:
+            raise ValueError(f"mask of shape {mask.shape} for an image of shape {like.shape}")
+        mask.flags.writeable = False  # shared with the masks comparisons give
+        img = cls.__new__(cls)
+        img._array, img._range, img.kind = None, None, "number"
+        img._levels = (mask, float(np.float32(inside)), float(np.float32(outside)))
+        img.spacing, img.origin, img.direction = like.spacing, like.origin, like.direction
+        return img
+
+    @property
+    def array(self):
+        """The voxels (a numpy array; see the module's docstring)."""
+        arr = self._array
+        if arr is None:
+            arr = self._array = self._materialize()
+        return arr
+
+    def _materialize(self):
+        mask, inside, outside = self._levels
+        if not all(v.is_integer() and abs(v) < 1 << 24 for v in (inside, outside)):
+            return np.where(mask, np.float32(inside), np.float32(outside))
+        out = mask.astype(np.float32)  # 0/1, then scaled: exact for these integers and
+        if inside - outside != 1:  # a third of np.where's time
+            out *= np.float32(inside - outside)
+        if outside:
+            out += np.float32(outside)
+        return out
+
+    @property
+    def levels(self):
+        """``(mask, inside, outside)`` of a two-valued image whose voxels
+        have not been made yet, else None."""
+        return self._levels if self._array is None else None
+
+    @property
+    def held(self):
+        """The numpy array this image keeps in memory (the mask while the
+        voxels of a two-valued image have not been made)."""
+        return self._array if self._array is not None else self._levels[0]
+
+    def value_range(self):
+        """(least, greatest) voxel value as floats, NaN voxels ignored; None
+        if there is none. Computed once per image (images do not change)."""
+        if self._range is None and self._array is None:  # from the mask, voxels not made
+            mask, inside, outside = self._levels
+            present = [v for v, there in ((inside, mask.any()), (outside, not mask.all()))
+                       if there and v == v]
+            self._range = (min(present), max(present)) if present else ()
+        if self._range is None:
+            arr = self.array
+            lo, hi = arr.min(initial=np.inf), arr.max(initial=-np.inf)
+            if np.isnan(lo) or np.isnan(hi):
+                finite = arr[~np.isnan(arr)]
+                lo, hi = finite.min(initial=np.inf), finite.max(initial=-np.inf)
+            self._range = (float(lo), float(hi)) if lo <= hi else ()
+        return self._range or None
+
     # -- geometry -----------------------------------------------------------
     @property
     def ndim(self) -> int:
-        return self.array.ndim - (1 if self.kind == "colour" else 0)
+        return self.held.ndim - (1 if self.kind == "colour" else 0)
 
     @property
     def size(self) -> tuple[int, ...]:
         """Size in ITK (x, y, z) order."""
-        shape = self.array.shape[: self.ndim]
+        shape = self.held.shape[: self.ndim]
         return tuple(int(s) for s in reversed(shape))
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Spatial shape in numpy (z, y, x) order."""
-        return self.array.shape[: self.ndim]
+        return self.held.shape[: self.ndim]
+
+    @property
+    def dtype(self) -> str:
+        """The numpy type name of the voxels (see :data:`KINDS`)."""
+        return KINDS[self.kind]
 
     @property
     def components(self) -> int:
-        return self.array.shape[-1] if self.kind == "colour" else 1
+        return self.held.shape[-1] if self.kind == "colour" else 1
 
     def same_geometry(self, other: "Image") -> bool:
         return (
@@ -101,7 +175,8 @@ class Image:
     # -- misc ---------------------------------------------------------------
     @property
     def nbytes(self) -> int:
-        return int(self.array.nbytes)
+        """Bytes held in memory (see :attr:`held`)."""
+        return int(self.held.nbytes)
 
     def __eq__(self, other):
         return (
@@ -113,12 +188,15 @@ class Image:
 
     __hash__ = None
 
-    def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__}
+    def __getstate__(self):  # the voxels, made for the pickle and not kept
+        state = {k: getattr(self, k) for k in self._STATE[1:]}
+        state["array"] = self._array if self._array is not None else self._materialize()
+        return state
 
     def __setstate__(self, state):
+        self._levels = self._range = None
         for k, v in state.items():
-            object.__setattr__(self, k, v)
+            object.__setattr__(self, "_array" if k == "array" else k, v)
 
     def __repr__(self) -> str:
         size = "×".join(map(str, self.size))

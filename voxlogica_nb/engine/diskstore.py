@@ -219,12 +219,12 @@ def _type_name(value) -> str:
 
 def _describe(value) -> str | None:
     """A short human description of a value (shape/dtype for images and arrays)."""
-    arr = getattr(value, "array", None)
+    arr = getattr(value, "held", None)  # an image's voxels, or what stands for them
     if arr is None and hasattr(value, "shape") and hasattr(value, "dtype"):
         arr = value
     if arr is not None and hasattr(arr, "shape"):
         kind = getattr(value, "kind", None)
-        s = "x".join(str(int(n)) for n in arr.shape) + f" {arr.dtype}"
+        s = "x".join(str(int(n)) for n in arr.shape) + f" {getattr(value, 'dtype', arr.dtype)}"
         return f"{kind} {s}" if kind else s
     return None
 

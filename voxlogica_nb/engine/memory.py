@@ -100,7 +100,7 @@ def buffers(value, out=None) -> list:
     ndarray = _ndarray()
     if ndarray is None:
         return out
-    arr = getattr(value, "array", None)
+    arr = getattr(value, "held", None)  # an image's array, or what stands for it
     if not isinstance(arr, ndarray):
         arr = value if isinstance(value, ndarray) else None
     if arr is not None:
@@ -127,7 +127,7 @@ def value_bytes(value) -> int:
 
 def voxels(value) -> int:
     """Number of voxels of an image (0 for anything else)."""
-    arr = getattr(value, "array", None)
+    arr = getattr(value, "held", None)
     ndarray = _ndarray() if arr is not None else None
     if ndarray is not None and isinstance(arr, ndarray) and hasattr(value, "shape"):
         n = 1

@@ -92,8 +92,14 @@ class Costs:
         if not (self.quick.get(op) or self.cheap_output.get(op)) and not task.prim.packaged:
             return  # (packaged is looked up until the operator has a count: then it is known)
         _count(self.quick, op, seconds < CLAIM_WORTH_SECONDS)
-        size = value_bytes(value)
-        _count(self.cheap_output, op, size >= LARGE_BYTES and seconds * STORE_BYTES_PER_SECOND < size)
+        _count(self.cheap_output, op, quicker_than_storing(seconds, value))
+
+
+def quicker_than_storing(seconds: float, value) -> bool:
+    """Whether a value of ``LARGE_BYTES`` or more took less time to make
+    than the store would take to write it."""
+    size = value_bytes(value)
+    return size >= LARGE_BYTES and seconds * STORE_BYTES_PER_SECOND < size
 
 
 def _count(counts, op, yes):
@@ -180,6 +186,9 @@ def _run(engine, store, task, args, decision, notify, commit, later):
         notify(Note("warn", task, said))
     if decision.commit:
         engine.costs.measured(task, seconds, value)
+        # (the first tasks of an operator, before it is measured, are judged one by one)
+        if commit and not decision.goal and task.prim.packaged and quicker_than_storing(seconds, value):
+            commit = False
     if commit:
         engine.keep(task.id, value)  # before the commit, so a run needing it again finds it
         if not (later and type(value) in SCALARS):  # a commit that may take a while:

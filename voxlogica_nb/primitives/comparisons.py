@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 from ..errors import PrimitiveError
+from ..image import Image
 from .images import as_bool, f32, number, operands
 from .registry import primitive
 from ..lazy import LazyModule
@@ -19,8 +20,28 @@ CMP = ("(nimg, num) -> bimg", "(num, nimg) -> bimg")
 
 
 def _compare(name, ufunc, a, b):
+    two_valued = _two_valued(a, b)
+    if two_valued is not None:
+        mask, inside, outside, k, image_first = two_valued
+        pair = (inside, k), (outside, k)
+        when_in, when_out = (bool(ufunc(*map(f32, p if image_first else p[::-1]))) for p in pair)
+        geo = a if image_first else b
+        if when_in == when_out:
+            return as_bool(geo, np.full(mask.shape, when_in))
+        return as_bool(geo, mask if when_in else ~mask)
     u, v, geo = operands(name, a, b)
     return as_bool(geo, ufunc(u, v))
+
+
+def _two_valued(a, b):
+    """(mask, inside, outside, number, image first) when one operand is a
+    two-valued image held as its mask (see Image.two_valued) and the other
+    a number: the comparison is then decided by the two values alone."""
+    for img, k, first in ((a, b, True), (b, a, False)):
+        levels = getattr(img, "levels", None)
+        if levels is not None and not isinstance(k, Image):
+            return (*levels, k, first)
+    return None
 
 
 @primitive(".=", "(num, nimg) -> bimg", cost="light")

@@ -431,14 +431,16 @@ def _binary_threshold(proto: Proto, args, dim: int, what: str):
     with np.errstate(over="ignore"):  # a bound beyond float32 becomes +-inf, as a C++ cast does
         lo, hi = np.float32(lower), np.float32(upper)
     v = img.array
-    inside_mask = v >= lo
-    inside_mask &= v <= hi
-    out = inside_mask.astype(np.float32)  # 0/1 (a third of np.where's time); exact integers below
-    if inside - outside != 1:
-        out *= np.float32(inside - outside)
-    if outside:
-        out += np.float32(outside)
-    return img.like(out, "number")
+    # A bound beyond the voxels' range excludes none of them (NaN voxels
+    # fail both comparisons): one pass over the volume instead of two.
+    least, greatest = img.value_range() or (np.inf, -np.inf)
+    if least >= lo:
+        mask = v <= hi
+    else:
+        mask = v >= lo
+        if greatest > hi:
+            mask &= v <= hi
+    return Image.two_valued(mask, inside, outside, img)
 
 
 # Filters simple enough to compute in numpy, equal voxel for voxel (tests

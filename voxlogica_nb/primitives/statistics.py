@@ -15,13 +15,12 @@ from ..lazy import LazyModule
 np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 
-def _extreme(n, name, reduce_, nanreduce, empty):
-    arr = number(n, name)
-    m = reduce_(arr)
-    if np.isnan(m):  # NaN voxels are ignored (ITK's answer depends on where they sit)
-        finite = arr[~np.isnan(arr)]
-        m = nanreduce(finite) if finite.size else empty
-    return float(m)
+def _extreme(n, name, which, empty):
+    # NaN voxels are ignored (ITK's answer depends on where they sit); the
+    # image keeps its range, so min and max of one image read it once
+    number(n, name)
+    extremes = n.value_range()
+    return extremes[which] if extremes else empty
 
 
 @primitive("max", "(nimg) -> num", cost="heavy")
@@ -43,7 +42,7 @@ def max_(n):
     --------
     print "m" max(img)   // m=19.0
     """
-    return _extreme(n, "max", np.max, np.max, -FLT_MAX)
+    return _extreme(n, "max", 1, -FLT_MAX)
 
 
 @primitive("min", "(nimg) -> num", cost="heavy")
@@ -65,7 +64,7 @@ def min_(n):
     --------
     print "m" min(img)   // m=0.0
     """
-    return _extreme(n, "min", np.min, np.min, FLT_MAX)
+    return _extreme(n, "min", 0, FLT_MAX)
 
 
 @primitive("avg", "(nimg, bimg) -> num", cost="heavy")
