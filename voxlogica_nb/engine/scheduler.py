@@ -46,6 +46,7 @@ from ..language.reducer import gc_paused
 from ..language.types import BOOL, NUM, STR
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
+from . import cheap_loops
 from .claims import CancelEvent, WaitCancelled, on_set
 from .events import Publishing
 from .executors import ThreadExecutor
@@ -454,6 +455,12 @@ class Run(Publishing):
     def start_for(self, t):
         if t.id in self.s.gathers:  # every element's body is done
             self.complete(t, [self.s.values[r.id] for r in self.s.gathers[t.id]])
+            return
+        inline = cheap_loops.evaluate(t, self.s.values)
+        if inline is not None:
+            value, applications = inline
+            self.stats["computed"] += applications
+            self.complete(t, value)
             return
         with gc_paused():  # a loop's expansion builds graph like planning does
             roots = [self.table.instantiate(t.body, t.level, e) for e in loop_elements(self.table, t, self.s.values)]
