@@ -65,6 +65,8 @@ def test_value_range_ignores_nan_and_comes_from_the_mask_when_the_voxels_are_not
     arr = np.array([[np.nan, 2.0], [-3.0, np.inf]], np.float32)
     assert Image(arr).value_range() == (-3.0, np.inf)
     assert Image(np.full((2, 2), np.nan, np.float32)).value_range() is None
+    assert Image(np.full((2, 2), np.inf, np.float32)).value_range() == (np.inf, np.inf)
+    assert Image(np.zeros((0, 2), np.float32)).value_range() is None
     flat = Image(np.zeros((2, 2), np.float32))
     assert Image.two_valued(np.ones((2, 2), bool), 5, 1, flat).value_range() == (5.0, 5.0)
     assert Image.two_valued(np.zeros((2, 2), bool), 5, 1, flat).value_range() == (1.0, 1.0)
@@ -77,9 +79,10 @@ def test_min_and_max_of_an_image_read_its_voxels_once():
     img = Image(BASE.array.copy())
     mn, mx = REGISTRY["min"].dispatch([img]), REGISTRY["max"].dispatch([img])
     assert mn(img) == float(BASE.array.min())
-    assert img._range == (float(BASE.array.min()), float(BASE.array.max()))
-    img._range = (-1.0, 42.0)  # what max answers comes from the kept range
-    assert mx(img) == 42.0
+    assert img._range == [float(BASE.array.min()), None]  # max is not read until asked for
+    assert mx(img) == float(BASE.array.max())
+    img._range = [-1.0, 42.0]  # what they answer comes from what the image kept
+    assert (mn(img), mx(img)) == (-1.0, 42.0)
 
 
 def test_a_threshold_in_a_program_counts_what_numpy_counts():

@@ -95,20 +95,31 @@ class Image:
 
     def value_range(self):
         """(least, greatest) voxel value as floats, NaN voxels ignored; None
-        if there is none. Computed once per image (images do not change)."""
-        if self._range is None and self._array is None:  # from the mask, voxels not made
-            mask, inside, outside = self._levels
-            present = [v for v, there in ((inside, mask.any()), (outside, not mask.all()))
-                       if there and v == v]
-            self._range = (min(present), max(present)) if present else ()
+        if there is none. Each is computed once per image (images do not
+        change): see :meth:`extreme`."""
+        lo = self.extreme(0)
+        return None if lo is None else (lo, self.extreme(1))
+
+    def extreme(self, which: int):
+        """The least (``which`` 0) or greatest (1) voxel value as a float,
+        NaN voxels ignored; None if there is none. Kept once computed."""
         if self._range is None:
-            arr = self.array
-            lo, hi = arr.min(initial=np.inf), arr.max(initial=-np.inf)
-            if np.isnan(lo) or np.isnan(hi):
-                finite = arr[~np.isnan(arr)]
-                lo, hi = finite.min(initial=np.inf), finite.max(initial=-np.inf)
-            self._range = (float(lo), float(hi)) if lo <= hi else ()
-        return self._range or None
+            self._range = [None, None]
+        found = self._range[which]
+        if found is None:
+            if self._array is None:  # from the mask: the voxels are not made
+                mask, inside, outside = self._levels
+                present = [v for v, there in ((inside, mask.any()), (outside, not mask.all()))
+                           if there and v == v]
+                found = (min if which == 0 else max)(present) if present else ()
+            else:
+                arr = self._array
+                if arr.size and np.isnan(m := (arr.min() if which == 0 else arr.max())):
+                    arr = arr[~np.isnan(arr)]  # NaN voxels are left out
+                    m = (arr.min() if which == 0 else arr.max()) if arr.size else None
+                found = () if not arr.size or m is None else float(m)
+            self._range[which] = found
+        return found if found != () else None
 
     # -- geometry -----------------------------------------------------------
     @property

@@ -17,10 +17,10 @@ np = LazyModule("numpy", globals(), "np")  # imported on first use
 
 def _extreme(n, name, which, empty):
     # NaN voxels are ignored (ITK's answer depends on where they sit); the
-    # image keeps its range, so min and max of one image read it once
+    # image keeps what was found, so min or max of one image reads it once
     number(n, name)
-    extremes = n.value_range()
-    return extremes[which] if extremes else empty
+    m = n.extreme(which)
+    return empty if m is None else m
 
 
 @primitive("max", "(nimg) -> num", cost="heavy")
