@@ -1,7 +1,6 @@
 """What a run returns: printed values, saved files, failures and counts."""
 from __future__ import annotations
 
-import html
 
 from .text import format_value
 
@@ -89,6 +88,8 @@ class Result:
         return "\n".join(lines)
 
     def _repr_html_(self):
+        import html
+
         rows = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(_short(v))}</td></tr>"
                        for label, v in self.printed)
         fails = "".join(f"<li>{html.escape(str(f))}</li>" for f in self.failures)

@@ -59,7 +59,6 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import threading
 import time
 import weakref
@@ -103,7 +102,7 @@ class WaitCancelled(Exception):
 
 
 # -- process identity --------------------------------------------------------
-_HOST = socket.gethostname()
+_HOST = os.uname().nodename  # what socket.gethostname() gives, without importing socket
 
 
 def _boot_time():

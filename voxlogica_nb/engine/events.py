@@ -26,17 +26,17 @@ observer may update a display directly. Kinds:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..plain import Record
 
 from .failures import Failure
 
 
-@dataclass
-class Event:
-    kind: str
-    task_id: str = ""
-    op: str = ""
-    data: dict = field(default_factory=dict)
+class Event(Record):
+    FIELDS = ("kind", "task_id", "op", "data")
+
+    def __init__(self, kind: str, task_id: str = "", op: str = "", data: "dict | None" = None):
+        self.kind, self.task_id, self.op = kind, task_id, op
+        self.data = {} if data is None else data
 
 
 class Publishing:

@@ -59,6 +59,14 @@ class Waited(Exception):
     """Another process recorded a failure for the task we waited on."""
 
 
+def traceback_of(exc: BaseException) -> str:
+    """The formatted traceback of ``exc`` (the module is imported on the
+    first failure: a run that fails nothing does not pay for it)."""
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
+
+
 def message_of(exc: BaseException) -> str:
     """One line saying what went wrong (the traceback is kept apart)."""
     if isinstance(exc, (PrimitiveError, Waited)):

@@ -21,15 +21,17 @@ LRU; ``force`` recomputes the goals (and overwrites their stored values).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 
-class Reuse(NamedTuple):
-    memory: bool  # may come from the LRU
-    inflight: bool  # may share another run's future in this process
-    store: bool  # may come from the store (at planning, and after a claim)
-    commit: bool  # once computed: claimed, committed and kept in the LRU
-    goal: bool = False  # an effect's task: committed whatever its measured cost
+class Reuse(namedtuple("Reuse", "memory inflight store commit goal", defaults=(False,))):
+    """``memory``: may come from the LRU; ``inflight``: may share another
+    run's future in this process; ``store``: may come from the store (at
+    planning, and after a claim); ``commit``: once computed, claimed,
+    committed and kept in the LRU; ``goal``: an effect's task, committed
+    whatever its measured cost."""
+
+    __slots__ = ()
 
 
 NEVER = Reuse(False, False, False, False)

@@ -39,10 +39,9 @@ import os
 import queue
 import threading
 import time
-import traceback
-from dataclasses import dataclass, field
 
 from ..language.reducer import gc_paused
+from ..plain import Record
 from ..language.types import BOOL, NUM, STR
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
@@ -50,7 +49,7 @@ from . import cheap_loops
 from .claims import CancelEvent, WaitCancelled, on_set
 from .events import Publishing
 from .executors import ThreadExecutor
-from .failures import Failure, TaskFailed, message_of
+from .failures import Failure, TaskFailed, message_of, traceback_of
 from .memory import LRU, Account, Holdings, default_budget, value_bytes
 from .policy import reuse
 from .state import DONE, FAILED, INFLIGHT, READY_LOAD, RunState, Sources, loop_elements
@@ -62,30 +61,33 @@ SMALL = (NUM, BOOL, STR)  # types whose stored values are read in the loop's thr
 __all__ = ["Engine", "Run", "Options", "Outcome", "Failure", "TaskFailed"]
 
 
-@dataclass
-class Options:
-    force: bool = False
-    no_cache: bool = False
-    timeout: float | None = None
-    cancel: threading.Event = field(default_factory=CancelEvent)
+class Options(Record):
+    FIELDS = ("force", "no_cache", "timeout", "cancel")
 
-    def __post_init__(self):
-        if self.cancel is None:
-            self.cancel = CancelEvent()
+    def __init__(self, force: bool = False, no_cache: bool = False, timeout: "float | None" = None,
+                 cancel: "threading.Event | None" = None):
+        self.force = force
+        self.no_cache = no_cache
+        self.timeout = timeout
+        self.cancel = CancelEvent() if cancel is None else cancel
 
 
-@dataclass
-class Outcome:
-    printed: list = field(default_factory=list)  # (label, value)
-    saved: list = field(default_factory=list)  # paths
-    failures: list = field(default_factory=list)  # root Failures, in order found
-    effect_failures: list = field(default_factory=list)  # (Effect, Failure)
-    values: dict = field(default_factory=dict)  # effect index -> value (print and value effects)
-    stats: dict = field(default_factory=dict)
-    dangling: list = field(default_factory=list)  # claims of dead processes reported to this run
-    seconds: float = 0.0
-    warnings: list = field(default_factory=list)  # "source:line:col: message" reported by primitives
-    peak_bytes: int = 0  # most bytes of values the run held at once (array memory)
+class Outcome(Record):
+    FIELDS = ("printed", "saved", "failures", "effect_failures", "values", "stats", "dangling", "seconds",
+              "warnings", "peak_bytes")
+
+    def __init__(self, printed=None, saved=None, failures=None, effect_failures=None, values=None,
+                 stats=None, dangling=None, seconds: float = 0.0, warnings=None, peak_bytes: int = 0):
+        self.printed = printed or []  # (label, value)
+        self.saved = saved or []  # paths
+        self.failures = failures or []  # root Failures, in order found
+        self.effect_failures = effect_failures or []  # (Effect, Failure)
+        self.values = values or {}  # effect index -> value (print and value effects)
+        self.stats = stats or {}
+        self.dangling = dangling or []  # claims of dead processes reported to this run
+        self.seconds = seconds
+        self.warnings = warnings or []  # "source:line:col: message" reported by primitives
+        self.peak_bytes = peak_bytes  # most bytes of values the run held at once (array memory)
 
 
 class Engine:
@@ -430,7 +432,7 @@ class Run(Publishing):
             fn = t.fn or t.prim.dispatch(args)
             value = fn(*args)
         except Exception as exc:
-            self.fail(t, Failure(t, message_of(exc), traceback.format_exc()))
+            self.fail(t, Failure(t, message_of(exc), traceback_of(exc)))
             return
         self.stats["computed"] += 1
         if t.id in self.s.goals and reuse(t, True, self.opts).commit:
@@ -538,7 +540,7 @@ class Run(Publishing):
                 raise KeyboardInterrupt from None
             self.again(t)  # another run was interrupted: do it ourselves
             return
-        self.fail(t, Failure(t, message_of(exc), "".join(traceback.format_exception(exc))))
+        self.fail(t, Failure(t, message_of(exc), traceback_of(exc)))
 
     def loaded(self, t, value):
         if value is MISSING:  # vanished or corrupt: compute it after all
@@ -640,7 +642,7 @@ class Run(Publishing):
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            self.save_failed(e, message_of(exc), "".join(traceback.format_exception(exc)))
+            self.save_failed(e, message_of(exc), traceback_of(exc))
             return
         if said:
             self.warn(e.task, e.pos, said)

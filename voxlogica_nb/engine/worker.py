@@ -17,43 +17,43 @@ a goal.
 from __future__ import annotations
 
 import time
-import traceback
-from dataclasses import dataclass
 
+from ..plain import Record
 from ..primitives.registry import reporting
-from .failures import Failure, Waited, message_of
+from .failures import Failure, Waited, message_of, traceback_of
 from .memory import SCALARS, value_bytes
 from .store import MISSING
 
 
-@dataclass
-class Note:
+class Note(Record):
     """A worker tells the loop something while its task goes on:
     ``wait`` (blocked on another process's claim), ``warn`` (``data``: what
     the primitive reported), ``value`` (``data``: the value, being committed)."""
 
-    kind: str
-    task: object
-    data: object = None
+    FIELDS = ("kind", "task", "data")
+
+    def __init__(self, kind: str, task, data=None):
+        self.kind, self.task, self.data = kind, task, data
 
 
-@dataclass
-class Finished:
+class Finished(Record):
     """A future of the run finished. ``how``: ``computed`` (a task this run
     submitted), ``load`` (a value read from the store), ``shared`` (another
     run's future this run waited on)."""
 
-    how: str
-    task: object
-    future: object
+    FIELDS = ("how", "task", "future")
+
+    def __init__(self, how: str, task, future):
+        self.how, self.task, self.future = how, task, future
 
 
-@dataclass
-class SaveFinished:
+class SaveFinished(Record):
     """The ``save`` effect number ``index`` was written (or failed)."""
 
-    index: int
-    future: object
+    FIELDS = ("index", "future")
+
+    def __init__(self, index: int, future):
+        self.index, self.future = index, future
 
 
 WAKE = Note("wake", None)  # the cancel event was set: the loop looks at it
@@ -179,7 +179,7 @@ def _run(engine, store, task, args, decision, notify, commit, later):
         if said:
             notify(Note("warn", task, said))
         if commit and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            store.put_failure(task.id, Failure(task, message_of(exc), traceback.format_exc()).record())
+            store.put_failure(task.id, Failure(task, message_of(exc), traceback_of(exc)).record())
         raise
     seconds = time.perf_counter() - t0
     if said:

@@ -31,11 +31,10 @@ stdlib), so this layer imports nothing above it and reads no files of theirs.
 """
 from __future__ import annotations
 
-import difflib
 import gc
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from ..plain import Record
 from pathlib import Path
 
 from ..errors import MAX_ERRORS, VoxLogicaError
@@ -122,22 +121,26 @@ _UNBOUND = object()
 _EVAL, _APPLY, _EXPAND, _MEMO, _LET, _FOR, _FOR_DONE = range(7)
 
 
-@dataclass
-class Effect:
+class Effect(Record):
     """A ``print`` or ``save`` of a program, in program order."""
 
-    kind: str  # "print" | "save"
-    target: str  # label or path
-    task: Task
-    pos: Pos
-    writer: object = None  # save: the registry's ``save`` primitive that writes the file
+    FIELDS = ("kind", "target", "task", "pos", "writer")
+
+    def __init__(self, kind: str, target: str, task: Task, pos: Pos, writer=None):
+        self.kind = kind  # "print" | "save"
+        self.target = target  # label or path
+        self.task = task
+        self.pos = pos
+        self.writer = writer  # save: the registry's ``save`` primitive that writes the file
 
 
-@dataclass
-class Reduced:
-    effects: list[Effect] = field(default_factory=list)
-    defined: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # rendered like errors
+class Reduced(Record):
+    FIELDS = ("effects", "defined", "warnings")
+
+    def __init__(self, effects=None, defined=None, warnings=None):
+        self.effects: list[Effect] = effects or []
+        self.defined: list[str] = defined or []
+        self.warnings: list[str] = warnings or []  # rendered like errors
 
 
 class Reducer:
@@ -558,6 +561,8 @@ class Reducer:
         if self._import_failed:
             raise _Skipped
         names = scope.names() | set(extra) | set(self.registry.names(self.opened))
+        import difflib  # (for a message only)
+
         close = difflib.get_close_matches(node.name, sorted(names), n=1)
         hint = f"did you mean `{close[0]}`?" if close else ""
         if "." in node.name and not node.name.startswith("."):

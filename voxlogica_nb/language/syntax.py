@@ -1,63 +1,81 @@
 """Syntax tree of ImgQL programs. Every node knows where it was written."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections import namedtuple
 
 
-class Pos(NamedTuple):
+class Pos(namedtuple("Pos", "source line col")):
     """Where something was written: ``source:line:col``. Every node has one,
     so it is a named tuple (a frozen dataclass costs three times as much to
-    make)."""
+    make; ``collections``, unlike ``typing``, is loaded at start-up anyway)."""
 
-    source: str
-    line: int
-    col: int
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}:{self.col}"
 
 
+class _Node:
+    """A syntax tree node: its fields are its ``__slots__`` (plain classes:
+    a program has one per operand, and the package imports no dataclasses)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
 # -- expressions -------------------------------------------------------------
-@dataclass(eq=False)
-class Number:
-    value: float
-    pos: Pos
+class Number(_Node):
+    __slots__ = ("value", "pos")
+
+    def __init__(self, value, pos):
+        self.value = value
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Bool:
-    value: bool
-    pos: Pos
+class Bool(_Node):
+    __slots__ = ("value", "pos")
+
+    def __init__(self, value, pos):
+        self.value = value
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class String:
-    value: str
-    pos: Pos
+class String(_Node):
+    __slots__ = ("value", "pos")
+
+    def __init__(self, value, pos):
+        self.value = value
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Call:
+class Call(_Node):
     """A name, bare (``args is None``) or applied; infix and prefix operators
     become calls of the operator name."""
 
-    name: str
-    args: list | None
-    pos: Pos
-    chain: "Chain | None" = None  # set on the operators of an unparenthesised chain
+    __slots__ = ("name", "args", "pos", "chain")
+
+    def __init__(self, name, args, pos, chain=None):
+        self.name = name
+        self.args = args
+        self.pos = pos
+        self.chain = chain  # set on the operators of an unparenthesised chain
 
 
-@dataclass(eq=False)
-class Chain:
+class Chain(_Node):
     """An unparenthesised run of operators, ``a >. 1 & b >. 1`` or ``!a & b``,
     kept so that messages can show how it groups. ``parts`` are, in written
     order, ``("pre", start, end)`` for a prefix operator, ``("in", start, end)``
     for an infix operator (with its ``[…]`` arguments) and ``("operand",
     start, end)``: offsets into ``text``, the whole source."""
 
-    text: str
-    parts: list
+    __slots__ = ("text", "parts")
+
+    def __init__(self, text, parts):
+        self.text = text
+        self.parts = parts
 
     def _text(self, part) -> str:
         return " ".join(self.text[part[1]:part[2]].split())
@@ -127,64 +145,80 @@ def _paren(item) -> str:
     return f"({text})" if compound else text
 
 
-@dataclass(eq=False)
-class LetIn:
-    name: str
-    params: list[str] | None
-    value: object
-    body: object
-    pos: Pos
+class LetIn(_Node):
+    __slots__ = ("name", "params", "value", "body", "pos")
+
+    def __init__(self, name, params, value, body, pos):
+        self.name = name
+        self.params = params
+        self.value = value
+        self.body = body
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class For:
-    var: str
-    seq: object
-    body: object
-    pos: Pos
+class For(_Node):
+    __slots__ = ("var", "seq", "body", "pos")
+
+    def __init__(self, var, seq, body, pos):
+        self.var = var
+        self.seq = seq
+        self.body = body
+        self.pos = pos
 
 
 # -- commands ----------------------------------------------------------------
-@dataclass(eq=False)
-class Let:
-    name: str
-    params: list[str] | None  # None: a value binding
-    value: object
-    pos: Pos
+class Let(_Node):
+    __slots__ = ("name", "params", "value", "pos")
+
+    def __init__(self, name, params, value, pos):
+        self.name = name
+        self.params = params  # None: a value binding
+        self.value = value
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Load:
-    name: str
-    path: str
-    pos: Pos
+class Load(_Node):
+    __slots__ = ("name", "path", "pos")
+
+    def __init__(self, name, path, pos):
+        self.name = name
+        self.path = path
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Save:
-    path: str
-    value: object
-    pos: Pos
+class Save(_Node):
+    __slots__ = ("path", "value", "pos")
+
+    def __init__(self, path, value, pos):
+        self.path = path
+        self.value = value
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Print:
-    label: str
-    value: object
-    pos: Pos
+class Print(_Node):
+    __slots__ = ("label", "value", "pos")
+
+    def __init__(self, label, value, pos):
+        self.label = label
+        self.value = value
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Import:
-    target: str
-    pos: Pos
+class Import(_Node):
+    __slots__ = ("target", "pos")
+
+    def __init__(self, target, pos):
+        self.target = target
+        self.pos = pos
 
 
-@dataclass(eq=False)
-class Program:
-    commands: list = field(default_factory=list)
-    source: str = ""
-    text: str = ""
+class Program(_Node):
+    __slots__ = ("commands", "source", "text")
+
+    def __init__(self, commands=None, source="", text=""):
+        self.commands = [] if commands is None else commands
+        self.source = source
+        self.text = text
 
 
 def walk_names(node):

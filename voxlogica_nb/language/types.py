@@ -18,17 +18,18 @@ and hashing of these dataclasses do recurse).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ..plain import Frozen
 
 SCALARS = ("num", "bool", "str")
 IMAGES = ("nimg", "bimg", "cimg", "img")
 NAMES = SCALARS + IMAGES + ("any",)
 
 
-@dataclass(frozen=True)
-class Type:
-    name: str  # one of NAMES, "seq", or a type variable (uppercase)
-    elem: "Type | None" = None
+class Type(Frozen):
+    __slots__ = ("name", "elem")
+
+    def __init__(self, name: str, elem: "Type | None" = None):
+        self._set(name, elem)  # name: one of NAMES, "seq", or a type variable (uppercase)
 
     def __str__(self) -> str:
         n, t = _unwrap(self)
@@ -73,10 +74,11 @@ def describe(t: Type) -> str:
     return "sequence of " * n + DESCRIPTIONS.get(t.name, t.name)
 
 
-@dataclass(frozen=True)
-class Signature:
-    params: tuple[Type, ...]
-    result: Type
+class Signature(Frozen):
+    __slots__ = ("params", "result")
+
+    def __init__(self, params: "tuple[Type, ...]", result: Type):
+        self._set(params, result)
 
     def __str__(self) -> str:
         return f"({', '.join(map(str, self.params))}) -> {self.result}"

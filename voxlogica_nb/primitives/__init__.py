@@ -5,7 +5,7 @@ Importing this package registers every family (the ``simpleitk`` namespace
 is filled lazily, on first lookup) and offers ``stdlib.imgql`` and
 ``RegionCalculus.imgql`` through :meth:`Registry.library`.
 """
-from importlib import resources
+import os
 
 from .registry import REGISTRY, Primitive, Registry, primitive
 from . import (scalars, sequences, io, images, comparisons, statistics, colour,  # noqa: E402,F401
@@ -13,7 +13,12 @@ from . import (scalars, sequences, io, images, comparisons, statistics, colour, 
 
 
 def _reader(filename: str):
-    return lambda: resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
+    path = os.path.join(os.path.dirname(__file__), filename)  # (importlib.resources costs more to import)
+
+    def read():
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    return read
 
 
 for _name in ("stdlib", "RegionCalculus"):

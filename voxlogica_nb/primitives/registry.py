@@ -43,12 +43,13 @@ run it is an ordinary Python warning.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import marshal
+import sys
 import threading
 import warnings
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+
+from ..plain import Frozen
 
 from ..errors import PrimitiveError
 from ..language.types import Signature, accepts, describe, parse_signature, value_type
@@ -87,35 +88,56 @@ class reporting:
         _sink.fn = self.previous
 
 
+def cleandoc(doc: "str | None") -> str:
+    """A docstring without its indentation, as :func:`inspect.cleandoc`
+    gives it (that module costs an import on every start-up)."""
+    if not isinstance(doc, str):
+        return ""
+    lines = doc.expandtabs().split("\n")
+    margin = min((len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()), default=sys.maxsize)
+    lines[0] = lines[0].lstrip()
+    if margin < sys.maxsize:
+        lines[1:] = [line[margin:] for line in lines[1:]]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 def source_digest(fn: Callable) -> str:
     """12 hex digits of SHA-256 of ``fn``'s source (its bytecode when the
     source is not available): user primitives add it to their version, so
     editing the function gives new task ids."""
     try:
+        import inspect  # (user primitives only)
+
         source = inspect.getsource(fn).encode("utf-8")
     except (OSError, TypeError):
         source = marshal.dumps(fn.__code__)
     return hashlib.sha256(source).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class Overload:
-    signature: Signature
-    fn: Callable
-    cost: str = "heavy"
+class Overload(Frozen):
+    __slots__ = ("signature", "fn", "cost")
+
+    def __init__(self, signature: Signature, fn: Callable, cost: str = "heavy"):
+        self._set(signature, fn, cost)
 
 
-@dataclass(eq=False)
 class Primitive:
-    name: str
-    overloads: list[Overload]
-    version: str = "1"
-    pure: bool = True
-    commutative: bool = False
-    base: bool = False
-    fingerprint: Callable | None = None
-    doc: str = ""
-    module: str = ""  # where the documented registration lives (groups the reference)
+    def __init__(self, name: str, overloads: "list[Overload]", version: str = "1", pure: bool = True,
+                 commutative: bool = False, base: bool = False, fingerprint: "Callable | None" = None,
+                 doc: str = "", module: str = ""):
+        self.name = name
+        self.overloads = overloads
+        self.version = version
+        self.pure = pure
+        self.commutative = commutative
+        self.base = base
+        self.fingerprint = fingerprint
+        self.doc = doc
+        self.module = module  # where the documented registration lives (groups the reference)
 
     @property
     def signatures(self) -> tuple[Signature, ...]:
@@ -212,7 +234,7 @@ class Registry:
 
         def register(fn):
             overloads = [Overload(parse_signature(s), fn, cost) for s in signatures]
-            text = doc or inspect.getdoc(fn) or ""
+            text = doc or cleandoc(fn.__doc__) or ""
             existing = self._prims.get(name)
             if existing is None:
                 self.add(Primitive(name, overloads, doc=text, module=fn.__module__ if text else "", **flags))

@@ -46,16 +46,14 @@ the task identity); ``simpleitk.WriteImage(img, path)`` is an effect like
 """
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 import os
 import re
-import typing
-from dataclasses import dataclass
 
 from ..errors import PrimitiveError
 from ..image import Image
+from ..plain import Frozen
 from .registry import REGISTRY
 
 NAMESPACE = "simpleitk"
@@ -79,21 +77,24 @@ _STRING_TYPES = {"std::string", "std::string const &", "std::string const", "itk
                  "itk::simple::PathType"}
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: str          # image | float | int | bool | vector | enum | string
-    ctype: str
-    optional: bool
-    elem: str = ""     # vector element kind: int | float | bool
+class Param(Frozen):
+    """``kind``: image | float | int | bool | vector | enum | string;
+    ``elem``: a vector's element kind (int | float | bool)."""
+
+    __slots__ = ("name", "kind", "ctype", "optional", "elem")
+
+    def __init__(self, name: str, kind: str, ctype: str, optional: bool, elem: str = ""):
+        self._set(name, kind, ctype, optional, elem)
 
 
-@dataclass(frozen=True)
-class Proto:
-    """One C++ overload of a SimpleITK function."""
+class Proto(Frozen):
+    """One C++ overload of a SimpleITK function (``result``: image | num |
+    bool | seq | string)."""
 
-    params: tuple[Param, ...]
-    result: str         # image | num | bool | seq | string
+    __slots__ = ("params", "result")
+
+    def __init__(self, params: "tuple[Param, ...]", result: str):
+        self._set(params, result)
 
     @property
     def required(self) -> int:
@@ -207,6 +208,9 @@ def _prototypes_from_doc(name: str, doc: str) -> list[Proto] | None:
 
 def _prototypes_from_annotations(fn) -> list[Proto] | None:
     """For the hand-written Python wrappers (DiscreteGaussian, MinimumMaximum…)."""
+    import inspect
+    import typing
+
     import SimpleITK as sitk
 
     try:
@@ -259,6 +263,8 @@ def prototypes(name: str) -> list[Proto] | None:
 def candidate_names() -> list[str]:
     """Procedural SimpleITK functions: capitalised module-level functions
     (not classes, not the module's utilities)."""
+    import inspect
+
     import SimpleITK as sitk
 
     out = []
