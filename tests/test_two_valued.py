@@ -32,12 +32,17 @@ def test_voxels_are_made_on_first_read_and_equal_the_mask_filled_with_the_two_va
     assert img.levels is None and img.array.dtype == np.float32 and img.nbytes == img.array.nbytes
 
 
-def test_a_pickle_holds_the_voxels_and_leaves_the_mask_alone():
+def test_a_pickle_holds_the_mask_while_the_voxels_are_not_made():
     img = Image.two_valued(MASK, 3, 1, BASE)
-    back = pickle.loads(pickle.dumps(img))
-    assert img.levels is not None  # pickling made the voxels without keeping them
-    assert back == img and back.levels is None
+    data = pickle.dumps(img)
+    full = Image(made(3, 1), "number", BASE.spacing, BASE.origin, BASE.direction)
+    assert len(data) <= len(pickle.dumps(full)) - 2 * MASK.size  # a byte a voxel, not four
+    back = pickle.loads(data)
+    assert img.levels is not None and back.levels is not None and back.nbytes == MASK.nbytes
+    assert back == img and (back.spacing, back.origin) == (BASE.spacing, BASE.origin)
     np.testing.assert_array_equal(back.array, made(3, 1))
+    made_ = pickle.loads(pickle.dumps(back))  # once made, the voxels are what is pickled
+    assert made_.levels is None and made_ == img
     old = Image.__new__(Image)  # a pickle written before images kept a mask
     old.__setstate__({"array": made(3, 1), "kind": "number", "spacing": BASE.spacing,
                       "origin": BASE.origin, "direction": BASE.direction})
@@ -93,3 +98,17 @@ def test_a_threshold_in_a_program_counts_what_numpy_counts():
     r = s.run('print "n" volume(simpleitk.BinaryThreshold(img, 0, 100, 4, 2) >. 3)\n'
               'print "m" max(simpleitk.BinaryThreshold(img, 0, 100, 4, 2))')
     assert r["n"] == float(np.count_nonzero(BASE.array >= 0)) and r["m"] == 4.0
+
+
+def test_the_store_keeps_a_two_valued_image_as_its_mask(tmp_path):
+    from voxlogica_nb.engine.diskstore import DiskStore
+
+    big_mask = np.random.default_rng(3).random((64, 128, 128)) > 0.5  # 1 MB: a file of its own
+    like = Image(np.zeros(big_mask.shape, np.float32))
+    img = Image.two_valued(big_mask, 1, 0, like)
+    store = DiskStore(tmp_path / "store")
+    store.put("ab" * 32, img, {"op": "simpleitk.BinaryThreshold", "version": "1", "seconds": 0.0})
+    files = [p for p in (tmp_path / "store").rglob("*.pkl")]
+    assert len(files) == 1 and files[0].stat().st_size < big_mask.size * 2
+    back = DiskStore(tmp_path / "store").get("ab" * 32)
+    assert back.levels is not None and back == img

@@ -199,15 +199,18 @@ class Image:
 
     __hash__ = None
 
-    def __getstate__(self):  # the voxels, made for the pickle and not kept
+    def __getstate__(self):  # a two-valued image whose voxels are not made: its mask
         state = {k: getattr(self, k) for k in self._STATE[1:]}
-        state["array"] = self._array if self._array is not None else self._materialize()
+        if self._array is None:
+            state["levels"] = self._levels
+        else:
+            state["array"] = self._array
         return state
 
     def __setstate__(self, state):
-        self._levels = self._range = None
+        self._array = self._levels = self._range = None
         for k, v in state.items():
-            object.__setattr__(self, "_array" if k == "array" else k, v)
+            object.__setattr__(self, {"array": "_array", "levels": "_levels"}.get(k, k), v)
 
     def __repr__(self) -> str:
         size = "×".join(map(str, self.size))

@@ -186,9 +186,6 @@ def _run(engine, store, task, args, decision, notify, commit, later):
         notify(Note("warn", task, said))
     if decision.commit:
         engine.costs.measured(task, seconds, value)
-        # (the first tasks of an operator, before it is measured, are judged one by one)
-        if commit and not decision.goal and task.prim.packaged and quicker_than_storing(seconds, value):
-            commit = False
     if commit:
         engine.keep(task.id, value)  # before the commit, so a run needing it again finds it
         if not (later and type(value) in SCALARS):  # a commit that may take a while:
