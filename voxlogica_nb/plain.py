@@ -3,6 +3,8 @@ without importing :mod:`dataclasses` (its import and the building of each
 class cost every start-up of the command line)."""
 from __future__ import annotations
 
+from operator import attrgetter
+
 
 class Frozen:
     """Fields are the subclass's ``__slots__``; ``__init__`` sets them
@@ -11,12 +13,15 @@ class Frozen:
 
     __slots__ = ()
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        names = cls.__slots__  # types are hashed often: fields read in C, as a tuple
+        get = attrgetter(*names) if len(names) > 1 else (lambda self: (getattr(self, names[0]),))
+        cls._fields = lambda self: get(self)
+
     def _set(self, *values) -> None:
         for name, value in zip(self.__slots__, values):
             object.__setattr__(self, name, value)
-
-    def _fields(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.__slots__)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"cannot assign to field {name!r}: {type(self).__name__} is immutable")

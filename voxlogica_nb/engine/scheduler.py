@@ -45,7 +45,7 @@ from ..plain import Record
 from ..language.types import BOOL, NUM, STR
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
-from . import cheap_loops
+from . import in_place
 from .claims import CancelEvent, WaitCancelled, on_set
 from .events import Publishing
 from .executors import ThreadExecutor
@@ -287,6 +287,8 @@ class Run(Publishing):
         memory = None if opts.no_cache else engine.memory
         self.holdings = Holdings(engine.account)
         self.s = RunState(opts, _RunSources(engine, self.store, memory), self.holdings)
+        self.scalars = in_place.Scalars(self.s.values)
+        self.s.in_place = self.scalar_in_place
         self.futures: dict = {}
         self.running: set = set()
         self.reserved: dict = {}
@@ -440,6 +442,19 @@ class Run(Publishing):
             self.engine.memory.put(t.id, value)
         self.complete(t, value)
 
+    def scalar_in_place(self, t, goal):
+        """A cheap scalar task's value computed during planning (see
+        :class:`~.in_place.Scalars`), committed if it is a goal worth it; or MISSING."""
+        before = self.scalars.computed
+        value = self.scalars.value(t)
+        if value is MISSING:
+            return value
+        self.stats["computed"] += self.scalars.computed - before
+        if goal and reuse(t, True, self.opts).commit:
+            self.store.put(t.id, value, {"op": t.op, "version": t.version, "seconds": 0.0})
+            self.engine.memory.put(t.id, value)
+        return value
+
     def start_pool(self, t, args):
         """Light or heavy: one in-flight future per task id in the engine."""
         decision = reuse(t, t.id in self.s.goals, self.opts)
@@ -458,7 +473,7 @@ class Run(Publishing):
         if t.id in self.s.gathers:  # every element's body is done
             self.complete(t, [self.s.values[r.id] for r in self.s.gathers[t.id]])
             return
-        inline = cheap_loops.evaluate(t, self.s.values)
+        inline = in_place.evaluate(t, self.s.values)
         if inline is not None:
             value, applications = inline
             self.stats["computed"] += applications

@@ -142,6 +142,9 @@ class RunState:
         self.saves: dict = {}
         self.planned = [0, 0]
         self.from_memory = 0  # tasks found in memory at planning
+        # given by the run: (task, goal) -> the value of a cheap task computed
+        # at once (see engine.in_place), or MISSING
+        self.in_place = None
 
     # -- planning ------------------------------------------------------------
     def add_effects(self, effects) -> None:
@@ -192,6 +195,12 @@ class RunState:
             self.planned[1] += 1
             self.push(t)
         else:
+            if t.cost == "cheap" and self.in_place is not None:
+                value = self.in_place(t, goal)
+                if value is not MISSING:
+                    self.state[tid] = DONE
+                    self.keep(tid, value)
+                    return
             self.state[tid] = PENDING
             if t.cost != "cheap" and t.kind == "apply":
                 self.planned[0] += 1

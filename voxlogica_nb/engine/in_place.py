@@ -1,4 +1,5 @@
-"""Loops whose body is cheap, evaluated in place.
+"""Cheap work evaluated in place: loops whose body is cheap, and numbers
+computed by cheap applications from numbers already known.
 
 A ``for`` whose body, where it depends on the loop variable, is only cheap
 applications (scalar arithmetic and the like: never stored, always
@@ -10,10 +11,20 @@ directly, element after element. Anything unusual (a primitive that fails
 or reports something, an argument not known yet) gives up, and the loop is
 expanded into tasks as usual: messages and failures are then exactly those
 of the tasks.
+
+Likewise a cheap application whose value is a number, boolean or string,
+and whose arguments are such applications down to constants or values the
+run already has (a chain ``x1 = x0 + 1``, ``x2 = x1 + 1``, … written as
+text): :class:`Scalars` computes it during planning instead of linking,
+ranking and scheduling each task, and remembers both what it computed and
+what it could not (a task waiting for an image), so that each task is
+looked at once.
 """
 from __future__ import annotations
 
+from ..language.types import BOOL, NUM, STR
 from ..primitives.registry import reporting
+from .memory import MISSING
 
 _CONSTANT = (float, int, bool, str)  # elements a task table keeps as constants (ints as floats)
 
@@ -95,3 +106,67 @@ def evaluate(t, values):
     if said:
         return None
     return out, (len(steps) - sum(1 for s in steps if s[1] is None)) * len(items)
+
+
+SCALAR_TYPES = (NUM, BOOL, STR)
+
+
+def _in_place(t) -> bool:
+    return (t.kind == "apply" and t.cost == "cheap" and t.type in SCALAR_TYPES and not t.volatile
+            and t.prim.pure and t.prim.fingerprint is None)
+
+
+class Scalars:
+    """The values of cheap scalar applications computed in place during a
+    run's planning (see the module docstring). ``known``: the run's values
+    of tasks already done."""
+
+    def __init__(self, known: dict):
+        self.known = known
+        self.values: dict = {}  # task id -> value computed here
+        self.blocked: set = set()  # ids of tasks that need the scheduler
+        self.computed = 0
+
+    def value(self, t):
+        """``t``'s value, or MISSING (then ``t`` goes through the scheduler)."""
+        if not _in_place(t) or t.id in self.blocked:
+            return MISSING
+        values, known = self.values, self.known
+        if t.id in values:
+            return values[t.id]
+        stack = [t]
+        said: list = []
+        with reporting(said.append):
+            while stack:
+                n = stack[-1]
+                if n.id in values:
+                    stack.pop()
+                    continue
+                todo = None
+                for a in n.args:
+                    aid = a.id
+                    if a.kind == "const" or aid in values or aid in known:
+                        continue
+                    if aid in self.blocked or not _in_place(a):
+                        return self._block(stack)
+                    todo = a
+                    break
+                if todo is not None:
+                    stack.append(todo)
+                    continue
+                args = [a.value if a.kind == "const" else values[a.id] if a.id in values else known[a.id]
+                        for a in n.args]
+                try:
+                    value = (n.fn or n.prim.dispatch(args))(*args)
+                except Exception:
+                    return self._block(stack)  # the scheduler runs it and reports the failure
+                if said:  # the scheduler runs it again and locates the message
+                    return self._block(stack)
+                values[n.id] = value
+                self.computed += 1
+                stack.pop()
+        return values[t.id]
+
+    def _block(self, stack):
+        self.blocked.update(n.id for n in stack)
+        return MISSING

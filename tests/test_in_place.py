@@ -7,7 +7,7 @@ import pytest
 
 import voxlogica_nb as vx
 from voxlogica_nb.image import Image
-from voxlogica_nb.engine import cheap_loops
+from voxlogica_nb.engine import in_place
 from voxlogica_nb.primitives.registry import report
 
 
@@ -16,7 +16,7 @@ def expanded(monkeypatch):
     """Run a program with loops always expanded into tasks."""
     def run(program):
         with monkeypatch.context() as m:
-            m.setattr(cheap_loops, "evaluate", lambda t, values: None)
+            m.setattr(in_place, "evaluate", lambda t, values: None)
             return vx.Session(no_cache=True).run(program)
     return run
 
@@ -97,3 +97,69 @@ def test_a_stored_run_and_a_goal_inside_are_unchanged(tmp_path):
     again = vx.Session(cache_dir=str(tmp_path)).run(program)
     assert first["v"] == again["v"] == [3.0 * i for i in range(20)] and again["w"] == 12.0
     assert again.stats["cached"] == 1  # the goal "w", the task of element 4's body too
+
+
+# -- cheap scalar tasks computed while planning ---------------------------------
+
+@pytest.fixture
+def scheduled(monkeypatch):
+    """Run a program with every cheap scalar task scheduled as a task."""
+    def run(program, **kw):
+        with monkeypatch.context() as m:
+            m.setattr(in_place.Scalars, "value", lambda self, t: in_place.MISSING)
+            return vx.Session(no_cache=True, **kw).run(program)
+    return run
+
+
+def chain(n):
+    return "let x0 = 1\n" + "".join(f"let x{i} = x{i - 1} * 1.5 - {i}\n" for i in range(1, n)) + \
+        f'print "v" x{n - 1}\nprint "w" x{n // 2}\n'
+
+
+def test_a_chain_of_numbers_is_computed_while_planning(monkeypatch, scheduled):
+    from voxlogica_nb.engine.scheduler import Run
+
+    started = []
+    real = Run.start_cheap
+    monkeypatch.setattr(Run, "start_cheap", lambda self, t, args: started.append(t) or real(self, t, args))
+    r = vx.Session(no_cache=True).run(chain(3000))
+    assert started == []  # none went through the scheduler
+    e = scheduled(chain(3000))
+    assert len(started) > 3000  # (the fixture leaves start_cheap counting)
+    assert (r["v"], r["w"]) == (e["v"], e["w"]) and r.stats["computed"] == e.stats["computed"]
+
+
+def test_numbers_that_wait_for_an_image_go_through_the_scheduler():
+    s = vx.Session(no_cache=True)
+    s.bind("img", np.arange(12, dtype=np.float32).reshape(3, 4))
+    program = 'let m = max(img)\nlet a = (m * 2) + 1\nprint "a" a - volume(img >. a / 4)\nprint "b" 2 * 3\n'
+    r = s.run(program)
+    assert r["a"] == 23.0 - 6.0 and r["b"] == 6.0  # 6 voxels above 5.75
+
+
+def test_a_failure_and_a_report_in_a_chain_are_those_of_the_tasks(scheduled):
+    @vx.primitive("(num) -> num", name="cl_strict", cost="cheap")
+    def cl_strict(x):
+        if x > 5:
+            raise ValueError("too big")
+        if x == 3:
+            report("three")
+        return x + 1
+
+    program = ('let a = cl_strict(2)\nlet b = cl_strict(a) + 1\nlet c = cl_strict(b + 2)\nprint "b" b\n'
+               'print "c" c\nprint "d" 1 + cl_strict(4 + 3)\n')
+    r, e = vx.Session(no_cache=True).run(program), scheduled(program)
+    assert r["b"] == e["b"] == 5.0
+    # (in the order found, which depends on what was ready first)
+    assert sorted((f.op, f.message, f.where) for f in r.failures) == \
+        sorted((f.op, f.message, f.where) for f in e.failures) == [("cl_strict", "ValueError: too big", "3:9"),
+                                                                   ("cl_strict", "ValueError: too big", "6:15")]
+    assert r.warnings == e.warnings and len(r.warnings) == 1 and "three" in r.warnings[0]
+
+
+def test_a_goal_computed_while_planning_is_stored(tmp_path):
+    program = 'let a = 2 * 21\nprint "a" a + 0.5\n'
+    first = vx.Session(cache_dir=str(tmp_path)).run(program)
+    again = vx.Session(cache_dir=str(tmp_path)).run(program)
+    assert first["a"] == again["a"] == 42.5
+    assert first.stats["computed"] == 2 and again.stats["computed"] == 0 and again.stats["cached"] == 1
