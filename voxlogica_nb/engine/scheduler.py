@@ -437,9 +437,8 @@ class Run(Publishing):
             self.fail(t, Failure(t, message_of(exc), traceback_of(exc)))
             return
         self.stats["computed"] += 1
-        if t.id in self.s.goals and reuse(t, True, self.opts).commit:
-            self.store.put(t.id, value, {"op": t.op, "version": t.version, "seconds": 0.0})
-            self.engine.memory.put(t.id, value)
+        if t.id in self.s.goals:
+            self.commit_cheap_goal(t, value)
         self.complete(t, value)
 
     def scalar_in_place(self, t, goal):
@@ -450,10 +449,15 @@ class Run(Publishing):
         if value is MISSING:
             return value
         self.stats["computed"] += self.scalars.computed - before
-        if goal and reuse(t, True, self.opts).commit:
+        if goal:
+            self.commit_cheap_goal(t, value)
+        return value
+
+    def commit_cheap_goal(self, t, value):
+        """A goal computed in the loop's thread is committed as a pool task's would be."""
+        if reuse(t, True, self.opts).commit:
             self.store.put(t.id, value, {"op": t.op, "version": t.version, "seconds": 0.0})
             self.engine.memory.put(t.id, value)
-        return value
 
     def start_pool(self, t, args):
         """Light or heavy: one in-flight future per task id in the engine."""
