@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -304,3 +305,32 @@ def test_a_store_on_a_network_filesystem_or_shared_keeps_small_values_in_files(t
     local = DiskStore(tmp_path / "nfs" / "local" / "cache")
     local.put(A, 1.5, {})
     assert os.path.exists(local.records.path)
+
+
+CREATE_AT_ONCE = """
+import json, os, sys, time
+from voxlogica_nb.engine.records import RecordTable
+path, go = sys.argv[1], sys.argv[2]
+errors = []
+table = RecordTable(path, on_error=lambda exc: errors.append(repr(exc)))
+while not os.path.exists(go):
+    time.sleep(0.0005)
+table.put("v%d" % os.getpid(), "{}")
+print(json.dumps(errors))
+"""
+
+
+def test_two_processes_creating_the_table_at_once_both_keep_it(tmp_path):
+    # (switching a new database to WAL can find it locked, which SQLite's busy
+    # timeout does not cover: the table turned off in one process about one
+    # time in four, which then recomputed every value the other committed)
+    for k in range(20):
+        path, go = tmp_path / f"r{k}.sqlite", tmp_path / f"go{k}"
+        procs = [subprocess.Popen([sys.executable, "-c", CREATE_AT_ONCE, str(path), str(go)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        time.sleep(0.15)  # both waiting at the line
+        go.touch()
+        outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert outs == ["[]", "[]"], (k, outs)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 2

@@ -51,6 +51,25 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS records "
           "(id TEXT PRIMARY KEY, record TEXT NOT NULL, used REAL NOT NULL) WITHOUT ROWID")
 
 
+def _switch_to_wal(db, operational_error, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while the database is locked: two
+    processes creating the table at once may find it locked for this one
+    statement, which SQLite's busy timeout does not cover (the table would
+    turn off in one of them, which then could not read what the other
+    commits). The other switch takes milliseconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except operational_error as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(2 * delay, 0.05)
+
+
 class RecordTable:
     """Small-value records in ``path`` (created, with ``file_mode``, on the
     first write). ``on_error(exc)``: called once when the table turns off."""
@@ -84,7 +103,7 @@ class RecordTable:
                                  check_same_thread=False)
             try:
                 db.execute("PRAGMA synchronous=OFF")  # first: switching to WAL syncs otherwise
-                db.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(db, sqlite3.OperationalError, self.timeout)
                 db.execute(SCHEMA)
             except BaseException:
                 db.close()
