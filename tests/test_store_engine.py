@@ -260,6 +260,9 @@ def test_two_runs_in_one_process_share_a_task_in_flight(tmp_path, store):
         tb = threading.Thread(target=run, args=("b",))
         tb.start()
         assert b_planned.wait(30)  # run b has planned while the task is in flight
+        deadline = time.monotonic() + 30  # and holds its future (planning only found it)
+        while not engine._sharers and time.monotonic() < deadline:
+            time.sleep(0.001)
         gate.set()
         ta.join(30)
         tb.join(30)
