@@ -86,11 +86,7 @@ class AtomicFile:
 
     def abort(self) -> None:
         fd, self.fd = self.fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_quietly(fd)
         unlink(self.tmp)
 
     def __enter__(self):
@@ -141,6 +137,16 @@ def walk(top):
         yield shard.path, entries
 
 
+def close_quietly(fd) -> None:
+    """Close ``fd`` (None: nothing), ignoring a failing close."""
+    if fd is None:
+        return
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def unlock_close(fd) -> None:
     """Unlock and close ``fd`` (None: nothing); closing releases the lock even
     if the unlock failed, and a failing close is ignored."""
@@ -151,7 +157,4 @@ def unlock_close(fd) -> None:
     except OSError:
         pass
     finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_quietly(fd)

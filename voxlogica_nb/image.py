@@ -25,7 +25,7 @@ class Image:
     a number then read the mask, and ``array`` is made on first use."""
 
     __slots__ = ("_array", "spacing", "origin", "direction", "kind", "_levels", "_range")
-    _STATE = ("array", "spacing", "origin", "direction", "kind")  # what a pickle holds
+    _GEOMETRY = ("spacing", "origin", "direction", "kind")  # pickled with the voxels or the mask
 
     def __init__(self, array, kind="number", spacing=None, origin=None, direction=None):
         if kind not in KINDS:
@@ -104,22 +104,24 @@ class Image:
         """The least (``which`` 0) or greatest (1) voxel value as a float,
         NaN voxels ignored; None if there is none. Kept once computed."""
         if self._range is None:
-            self._range = [None, None]
+            self._range = [None, None]  # None: not computed yet; (): there is none
+        if self._range[which] is None:
+            self._range[which] = self._find_extreme(which)
         found = self._range[which]
-        if found is None:
-            if self._array is None:  # from the mask: the voxels are not made
-                mask, inside, outside = self._levels
-                present = [v for v, there in ((inside, mask.any()), (outside, not mask.all()))
-                           if there and v == v]
-                found = (min if which == 0 else max)(present) if present else ()
-            else:
-                arr = self._array
-                if arr.size and np.isnan(m := (arr.min() if which == 0 else arr.max())):
-                    arr = arr[~np.isnan(arr)]  # NaN voxels are left out
-                    m = (arr.min() if which == 0 else arr.max()) if arr.size else None
-                found = () if not arr.size or m is None else float(m)
-            self._range[which] = found
-        return found if found != () else None
+        return None if found == () else found
+
+    def _find_extreme(self, which: int):
+        pick = min if which == 0 else max
+        if self._array is None:  # from the mask: the voxels are not made
+            mask, inside, outside = self._levels
+            present = [v for v, there in ((inside, mask.any()), (outside, not mask.all())) if there and v == v]
+            return pick(present) if present else ()
+        arr = self._array
+        reduce_ = np.min if which == 0 else np.max
+        if arr.size and np.isnan(m := reduce_(arr)):
+            arr = arr[~np.isnan(arr)]  # NaN voxels are left out
+            m = reduce_(arr) if arr.size else None
+        return float(m) if arr.size else ()
 
     # -- geometry -----------------------------------------------------------
     @property
@@ -200,7 +202,7 @@ class Image:
     __hash__ = None
 
     def __getstate__(self):  # a two-valued image whose voxels are not made: its mask
-        state = {k: getattr(self, k) for k in self._STATE[1:]}
+        state = {k: getattr(self, k) for k in self._GEOMETRY}
         if self._array is None:
             state["levels"] = self._levels
         else:

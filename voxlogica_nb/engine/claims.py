@@ -64,7 +64,7 @@ import time
 import weakref
 
 from .cancel import CancelEvent, on_set
-from ..files import NOFOLLOW, AtomicFile, unlink, unlock_close, walk
+from ..files import NOFOLLOW, AtomicFile, close_quietly, unlink, unlock_close, walk
 
 __all__ = ["ClaimTable", "Claim", "WaitTimeout", "WaitCancelled", "CancelEvent", "on_set",
            "process_start_time"]
@@ -700,11 +700,7 @@ class ClaimTable:
         self.release_all()
         self._retire()
         fd, self._inuse_fd = self._inuse_fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_quietly(fd)
 
     def __del__(self, _close=os.close):  # os may be gone at interpreter exit
         if getattr(self, "_presence_lock", None) is not None:
@@ -723,10 +719,7 @@ class ClaimTable:
         self._presence_lock = threading.Lock()
         for c in list(self._held.values()):
             if isinstance(c, Claim) and c.fd is not None:
-                try:
-                    os.close(c.fd)
-                except OSError:
-                    pass
+                close_quietly(c.fd)
                 c.fd = None
                 c._released = True
         self._held = {}

@@ -27,6 +27,13 @@ from ..primitives.registry import reporting
 from .memory import MISSING
 
 _CONSTANT = (float, int, bool, str)  # elements a task table keeps as constants (ints as floats)
+SCALAR_TYPES = (NUM, BOOL, STR)
+
+
+def _cheap(t) -> bool:
+    """A cheap application that only computes (no file, no effect)."""
+    return (t.kind == "apply" and t.cost == "cheap" and not t.volatile and t.prim.pure
+            and t.prim.fingerprint is None)
 
 
 def body_plan(template, level: int):
@@ -48,8 +55,7 @@ def body_plan(template, level: int):
                 return None
             order.append(t)
             continue
-        if (t.kind != "apply" or t.cost != "cheap" or t.params & ~bit or t.volatile
-                or not t.prim.pure or t.prim.fingerprint is not None):
+        if not _cheap(t) or t.params & ~bit:
             return None
         stack.append((t, True))
         stack.extend((a, False) for a in t.args if a.params & bit and a.id not in seen)
@@ -105,15 +111,11 @@ def evaluate(t, values):
         return None
     if said:
         return None
-    return out, (len(steps) - sum(1 for s in steps if s[1] is None)) * len(items)
-
-
-SCALAR_TYPES = (NUM, BOOL, STR)
+    return out, sum(1 for _, node, _ in steps if node is not None) * len(items)
 
 
 def _in_place(t) -> bool:
-    return (t.kind == "apply" and t.cost == "cheap" and t.type in SCALAR_TYPES and not t.volatile
-            and t.prim.pure and t.prim.fingerprint is None)
+    return _cheap(t) and t.type in SCALAR_TYPES
 
 
 class Scalars:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from ..plain import fields_repr
+
 
 class Pos(namedtuple("Pos", "source line col")):
     """Where something was written: ``source:line:col``. Every node has one,
@@ -22,8 +24,7 @@ class _Node:
     __slots__ = ()
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
-        return f"{type(self).__name__}({fields})"
+        return fields_repr(self, self.__slots__)
 
 
 # -- expressions -------------------------------------------------------------

@@ -20,28 +20,23 @@ CMP = ("(nimg, num) -> bimg", "(num, nimg) -> bimg")
 
 
 def _compare(name, ufunc, a, b):
-    two_valued = _two_valued(a, b)
-    if two_valued is not None:
-        mask, inside, outside, k, image_first = two_valued
-        pair = (inside, k), (outside, k)
-        when_in, when_out = (bool(ufunc(*map(f32, p if image_first else p[::-1]))) for p in pair)
-        geo = a if image_first else b
-        if when_in == when_out:
-            return as_bool(geo, np.full(mask.shape, when_in))
-        return as_bool(geo, mask if when_in else ~mask)
+    if not isinstance(b, Image) and getattr(a, "levels", None) is not None:
+        return _by_levels(a, lambda v: ufunc(f32(v), f32(b)))
+    if not isinstance(a, Image) and getattr(b, "levels", None) is not None:
+        return _by_levels(b, lambda v: ufunc(f32(a), f32(v)))
     u, v, geo = operands(name, a, b)
     return as_bool(geo, ufunc(u, v))
 
 
-def _two_valued(a, b):
-    """(mask, inside, outside, number, image first) when one operand is a
-    two-valued image held as its mask (see Image.two_valued) and the other
-    a number: the comparison is then decided by the two values alone."""
-    for img, k, first in ((a, b, True), (b, a, False)):
-        levels = getattr(img, "levels", None)
-        if levels is not None and not isinstance(k, Image):
-            return (*levels, k, first)
-    return None
+def _by_levels(img, test):
+    """A two-valued image held as its mask (see Image.two_valued) compared
+    with a number: decided by its two values alone, the result is the mask,
+    its negation or a constant."""
+    mask, inside, outside = img.levels
+    when_in, when_out = bool(test(inside)), bool(test(outside))
+    if when_in == when_out:
+        return as_bool(img, np.full(mask.shape, when_in))
+    return as_bool(img, mask if when_in else ~mask)
 
 
 @primitive(".=", "(num, nimg) -> bimg", cost="light")
