@@ -24,6 +24,19 @@ def test_frozen_values_compare_hash_pickle_and_refuse_changes():
         del a.elem
 
 
+def test_types_are_one_object_each_also_across_pickles_and_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = parse_type("seq[seq[cimg]]")
+    assert a is Type("seq", Type("seq", Type("cimg"))) and a.elem is parse_type("seq[cimg]")
+    assert pickle.loads(pickle.dumps(a)) is a and copy.deepcopy(a) is a and copy.copy(a) is a
+    # threads making a new type at the same moment all get the same object
+    names = [f"T{i}" for i in range(200)]
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda n: Type("seq", Type(n)), names * 8))
+    assert all(made[i] is made[i % 200] for i in range(len(made)))
+
+
 def test_records_compare_by_field_and_take_fresh_defaults():
     assert Event("start", "t1") == Event("start", "t1", "", {}) and Event("a") != Event("b")
     e, f = Event("x"), Event("y")

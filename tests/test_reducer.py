@@ -162,3 +162,30 @@ def test_reduction_pauses_the_collector_and_restores_it():
     finally:
         reducer_module.Reducer._reduce_program = real
     assert seen == [False, False] and gc.isenabled()
+
+
+def test_a_reduced_graph_joins_the_oldest_generation_without_a_collection():
+    import gc
+
+    from voxlogica_nb.language.reducer import Reducer
+    from voxlogica_nb.primitives import REGISTRY
+
+    r = Reducer(REGISTRY)
+    text = "let x0 = 1\n" + "\n".join(f"let x{i} = x{i - 1} + 1" for i in range(1, 3000))
+    gc.collect()
+    collections = [g["collections"] for g in gc.get_stats()]
+    r.reduce_program(text)
+    assert [g["collections"] for g in gc.get_stats()] == collections  # no pass over the new graph
+    assert gc.get_count()[0] < 100 and gc.isenabled() and gc.get_freeze_count() == 0
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(r.globals["x2999"]) in oldest
+
+    # objects the caller froze stay frozen: the graph then goes through the young collections
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        r.reduce_program(text.replace("+ 1", "+ 2"))
+        assert frozen - 100 < gc.get_freeze_count() <= frozen  # (a few may have been freed)
+        assert id(r.globals["x2999"]) in {id(o) for o in gc.get_objects()}  # not frozen
+    finally:
+        gc.unfreeze()

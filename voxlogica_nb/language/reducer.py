@@ -34,6 +34,7 @@ from __future__ import annotations
 import gc
 import os
 from contextlib import contextmanager
+from operator import attrgetter
 from ..plain import Record
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from .tasks import Task, TaskTable
 STDLIB = "stdlib"
 MAX_SEQUENCE_NESTING = 100
 _LONG_WALK = 8  # scope lookups that walk further than this are cached
+_type_of = attrgetter("type")
 
 
 class Function:
@@ -154,7 +156,7 @@ class Reducer:
         self.base: Task | None = None
         self.imported: set[str] = set()
         self.memo: dict = {}
-        self._resolved: dict = {}  # (primitive, argument types) -> (result type, fn, cost)
+        self._resolved: dict = {}  # (primitive, *argument types) -> (result type, fn, cost)
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self._site_nodes: list[Call] = []  # the calls written there
@@ -181,7 +183,7 @@ class Reducer:
     # -- programs ------------------------------------------------------------
     def reduce_program(self, text: str, source: str = "<program>") -> Reduced:
         """Reduce a program; raises one VoxLogicaError listing its errors."""
-        with gc_paused():
+        with gc_paused(long_lived=True):
             return self._reduce_program(text, source)
 
     def _reduce_program(self, text: str, source: str) -> Reduced:
@@ -490,13 +492,13 @@ class Reducer:
             self.error(f"sequences nested more than {MAX_SEQUENCE_NESTING} deep", pos)
 
     def apply(self, prim, args: list[Task], pos: Pos, written: str, node: Call | None = None) -> Task:
-        key = (prim, tuple(a.type for a in args))
+        key = (prim, *map(_type_of, args))
         resolved = self._resolved.get(key)
         if resolved is not None:
-            result, fn, cost, with_base = resolved
-            if with_base:
-                args = args + [self.base]
-            return self.table.apply(prim, args, result, fn, cost, self.where(pos))
+            result, fn, cost = resolved
+            if self.sites and pos.source in self.library_sources:  # (self.where, inlined)
+                pos = self.sites[0]
+            return self.table.apply(prim, args, result, fn, cost, pos)
         sigs = prim.signatures
         n = given = len(args)
         if prim.base and not any(len(s.params) == n for s in sigs) and any(len(s.params) == n + 1 for s in sigs):
@@ -520,7 +522,7 @@ class Reducer:
                        self.grouping_hint(pos, node))
         fn, cost = self.overload(prim, arg_types)
         if given == n:  # calls that take the base image are resolved each time
-            self._resolved[key] = (result, fn, cost, False)
+            self._resolved[key] = (result, fn, cost)
         return self.table.apply(prim, args, result, fn, cost, self.where(pos))
 
     @staticmethod
@@ -632,14 +634,23 @@ def _binders(body):
 
 
 @contextmanager
-def gc_paused():
+def gc_paused(long_lived=False):
     """Building a graph allocates objects that all stay alive: the cyclic
     collector's passes over them cost more than the building itself (40 %
-    of a 100,000-line program), so it pauses meanwhile."""
+    of a 100,000-line program), so it pauses meanwhile.
+
+    ``long_lived``: what was built lives on (a session's task graph), so it
+    joins the oldest generation at once, as a freeze and unfreeze moves it
+    (both constant time), instead of being traversed by the first young
+    collection after the pause (a tenth of the reduction of a large
+    program). Not done while objects of the caller's are frozen."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if long_lived and gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()

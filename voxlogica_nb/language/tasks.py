@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from operator import attrgetter
 from json.encoder import encode_basestring as _json_str
 
 from .types import BOOL, NUM, STR, Type
@@ -47,10 +48,18 @@ def apply_id(op: str, version: str, ids) -> str:
     """``task_id({"op": op, "v": version, "args": ids})``, without building
     the dict: the canonical JSON written directly (keys in sorted order,
     strings escaped as the encoder escapes them), since most tasks are
-    applications and this is where reduction spends its time."""
-    args = ",".join(map(_json_str, ids))
-    text = f'{{"args":[{args}],"op":{_json_str(op)},"v":{_json_str(version)}}}'
-    return hashlib.sha256(_PREFIX + text.encode("utf-8")).hexdigest()
+    applications and this is where reduction spends its time. ``ids`` are
+    task ids, hex digits that need no escaping."""
+    tail = _TAILS.get((op, version))
+    if tail is None:
+        tail = _TAILS[(op, version)] = f'],"op":{_json_str(op)},"v":{_json_str(version)}}}'
+    text = '{"args":["' + '","'.join(ids) + '"' + tail if ids else '{"args":[' + tail
+    return _sha256(_PREFIX + text.encode("utf-8")).hexdigest()
+
+
+_TAILS: dict = {}  # (op, version) -> the canonical JSON after the argument ids
+_sha256 = hashlib.sha256
+_id_of = attrgetter("id")
 
 
 class Task:
@@ -103,7 +112,7 @@ class TaskTable:
     def __init__(self):
         self.tasks: dict[str, Task] = {}
         self.index_prim = None  # the `index` primitive, set by the reducer
-        self._applied: dict[tuple, Task] = {}  # (op, version, *arg ids) -> task
+        self._applied: dict[tuple, Task] = {}  # (primitive, *arg ids) -> task
         self._consts: dict[tuple, Task] = {}  # (type name, value) -> task
 
     def __len__(self):
@@ -145,38 +154,47 @@ class TaskTable:
 
     def apply(self, prim, args, typ: Type, fn=None, cost="heavy", pos=None) -> Task:
         """The application of ``prim`` to ``args`` (already type-checked)."""
-        ids = [a.id for a in args]
+        ids = list(map(_id_of, args))
         if prim.commutative:
             ids.sort()
+        key = (prim, *ids)
         if prim.fingerprint is None:  # skip hashing when this application was seen
-            key = (prim.name, prim.version, *ids)
             t = self._applied.get(key)
             if t is not None:
                 return t
-        volatile = any(a.volatile for a in args)
-        fp = None
-        if prim.fingerprint is not None and not any(a.params for a in args):
-            # Non-constant arguments are passed as None; a fingerprint of None
-            # means the file is known only at run time: never serve it stored.
-            try:
-                fp = prim.fingerprint(*[a.value if a.kind == "const" else None for a in args])
-            except Exception:
-                fp = None
-            if fp is None:
-                volatile = True
-        if fp is None:
+            volatile = False
+            for a in args:
+                if a.volatile:
+                    volatile = True
+                    break
             tid = apply_id(prim.name, prim.version, ids)
+            fp = None
         else:
-            tid = task_id({"op": prim.name, "v": prim.version, "args": ids, "fp": fp})
+            volatile = any(a.volatile for a in args)
+            fp = None
+            if not any(a.params for a in args):
+                # Non-constant arguments are passed as None; a fingerprint of None
+                # means the file is known only at run time: never serve it stored.
+                try:
+                    fp = prim.fingerprint(*[a.value if a.kind == "const" else None for a in args])
+                except Exception:
+                    fp = None
+                if fp is None:
+                    volatile = True
+            if fp is None:
+                tid = apply_id(prim.name, prim.version, ids)
+            else:
+                tid = task_id({"op": prim.name, "v": prim.version, "args": ids, "fp": fp})
         t = self.tasks.get(tid)
         if t is None:
             params = 0
             for a in args:
                 params |= a.params
-            t = self.tasks[tid] = Task(tid, "apply", typ, tuple(args), prim=prim, fn=fn, cost=cost,
-                                       pos=pos, params=params, volatile=volatile, fp=fp)
+            # (positional: this is made once per distinct application)
+            t = self.tasks[tid] = Task(tid, "apply", typ, tuple(args), prim, None, fn, cost, pos, params,
+                                       volatile, None, -1, fp)
         if fp is None and not volatile:
-            self._applied[(prim.name, prim.version, *ids)] = t
+            self._applied[key] = t
         return t
 
     def for_(self, seq: Task, body: Task, level: int, pos=None) -> Task:

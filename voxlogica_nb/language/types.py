@@ -1,6 +1,6 @@
 """Static types of ImgQL values and primitive signatures.
 
-Types are small immutable objects compared by value:
+Types are small immutable objects, one object per type:
 
 * ``num`` (float64), ``bool``, ``str``
 * ``nimg`` number image, ``bimg`` bool image, ``cimg`` colour image,
@@ -12,24 +12,41 @@ Types are small immutable objects compared by value:
 A signature is written as text, ``"(nimg, num) -> bimg"``, and parsed once.
 
 Only ``seq`` nests; the functions here walk nested sequence types with
-loops (the reducer bounds how deep programs may nest them, since equality
-and hashing of these dataclasses do recurse).
+loops (the reducer bounds how deep programs may nest them, since printing
+and storing nested sequences recurse).
 """
 from __future__ import annotations
 
 import re
 from ..plain import Frozen
 
+_TYPES: dict = {}  # (name, elem) -> the type
 SCALARS = ("num", "bool", "str")
 IMAGES = ("nimg", "bimg", "cimg", "img")
 NAMES = SCALARS + IMAGES + ("any",)
 
 
 class Type(Frozen):
+    """A type; there is one object per type (``Type("num") is NUM``), so
+    types compare and hash by identity: the reducer keys its caches on the
+    argument types of every application."""
+
     __slots__ = ("name", "elem")
 
+    def __new__(cls, name: str, elem: "Type | None" = None):
+        key = (name, elem)
+        t = _TYPES.get(key)
+        if t is None:
+            t = object.__new__(cls)
+            t._set(name, elem)  # name: one of NAMES, "seq", or a type variable (uppercase)
+            t = _TYPES.setdefault(key, t)  # (atomic: threads agree on one object)
+        return t
+
     def __init__(self, name: str, elem: "Type | None" = None):
-        self._set(name, elem)  # name: one of NAMES, "seq", or a type variable (uppercase)
+        pass  # (set once, by __new__)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __str__(self) -> str:
         n, t = _unwrap(self)
