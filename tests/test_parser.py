@@ -7,7 +7,7 @@ from voxlogica_nb.language.syntax import Call, Let, Load, Print
 
 
 def kinds(text):
-    return [(t.kind, t.text) for t in tokenize(text)][:-1]
+    return [(t[0], t[1]) for t in tokenize(text)][:-1]
 
 
 def test_operators_with_uppercase_letters_and_greedy_match():

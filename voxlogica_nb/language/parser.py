@@ -7,6 +7,12 @@ recursive descent, but its methods are generators driven from a list
 parsing it. Nesting depth is therefore limited by memory, not by Python's
 recursion limit.
 
+Tokens are plain tuples ``(kind, text, line, col, start, end)``: kind is
+``num``, ``str``, ``name``, ``kw``, ``op``, a bracket or comma, or ``eof``;
+line and column count from 1; start and end are offsets in the text. (A
+program has one per word and operator: tuples are made and read several
+times faster than objects.)
+
 A syntax error does not end parsing at once: the parser skips to the next
 command keyword that begins a line and goes on, so one run reports up to
 ``MAX_ERRORS`` syntax errors (the lexer stops at the first bad character).
@@ -24,47 +30,59 @@ COMMANDS = frozenset("let load save print import".split())
 OP_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ#;:_'.|!$%&/^=*-+<>?@~\\")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
 _WORD = re.compile(r"[A-Za-z0-9_]*")
+_OP = re.compile("(?:(?!//)[" + re.escape("".join(sorted(OP_CHARS))) + "])*")  # the rest of an operator
 _PUNCT = {"(": "(", ")": ")", "[": "[", "]": "]", ",": ","}
 
 
-class Token:
-    __slots__ = ("kind", "text", "line", "col", "start", "end")
-
-    def __init__(self, kind, text, line, col, start, end):
-        self.kind, self.text, self.line, self.col, self.start, self.end = kind, text, line, col, start, end
-
-    def __repr__(self):
-        return f"{self.kind}:{self.text!r}@{self.line}:{self.col}"
-
-
-def describe_token(tok: Token) -> str:
-    if tok.kind == "eof":
+def describe_token(tok) -> str:
+    if tok[0] == "eof":
         return "end of input"
-    if tok.kind == "str":
-        return f'string "{tok.text}"'
-    return f"`{tok.text}`"
+    if tok[0] == "str":
+        return f'string "{tok[1]}"'
+    return f"`{tok[1]}`"
 
 
-def tokenize(text: str, source: str = "<program>") -> list[Token]:
-    toks: list[Token] = []
+# what a character can begin (tokenize tests the commonest first)
+_SPACE, _LOWER, _NEWLINE, _OTHER = range(4)
+_BEGINS = {**{c: _SPACE for c in " \t\r\f\v"}, **{c: _LOWER for c in "abcdefghijklmnopqrstuvwxyz"},
+           "\n": _NEWLINE}
+
+
+def tokenize(text: str, source: str = "<program>") -> list[tuple]:
+    """The tokens of ``text``, ending with an ``eof`` token."""
+    toks: list[tuple] = []
+    append, begins, word, keywords = toks.append, _BEGINS.get, _WORD.match, KEYWORDS
     i, n, line, line_start = 0, len(text), 1, 0
     while i < n:
         c = text[i]
-        if c == "\n":
+        kind = begins(c, _OTHER)
+        if kind is _SPACE:
+            i += 1
+            continue
+        if kind is _LOWER:
+            j = word(text, i + 1).end()
+            w = text[i:j]
+            if w in keywords:
+                append(("kw", w, line, i - line_start + 1, i, j))
+            elif j + 1 < n and text[j] == "." and text[j + 1].isalpha():  # a qualified name
+                k = word(text, j + 1).end()
+                append(("name", text[i:k], line, i - line_start + 1, i, k))
+                j = k
+            else:
+                append(("name", w, line, i - line_start + 1, i, j))
+            i = j
+            continue
+        if kind is _NEWLINE:
             line += 1
             i += 1
             line_start = i
-            continue
-        if c in " \t\r\f\v":
-            i += 1
             continue
         col = i - line_start + 1
         if c == "/" and text.startswith("//", i):
             j = text.find("\n", i)
             i = n if j < 0 else j
-            continue
-        if c.isdigit() and (m := _NUMBER.match(text, i)) is not None:  # not "²": no number
-            toks.append(Token("num", m.group(), line, col, i, m.end()))
+        elif c.isdigit() and (m := _NUMBER.match(text, i)) is not None:  # not "²": no number
+            append(("num", m.group(), line, col, i, m.end()))
             i = m.end()
         elif c == '"':
             j = text.find('"', i + 1)
@@ -73,42 +91,27 @@ def tokenize(text: str, source: str = "<program>") -> list[Token]:
             s = text[i + 1:j]
             if "\n" in s:
                 _fail("unterminated string (strings cannot span lines)", source, text, line, col)
-            toks.append(Token("str", s, line, col, i, j + 1))
+            append(("str", s, line, col, i, j + 1))
             i = j + 1
         elif c in _PUNCT:
-            toks.append(Token(c, c, line, col, i, i + 1))
+            append((c, c, line, col, i, i + 1))
             i += 1
-        elif "a" <= c <= "z":
-            m = _WORD.match(text, i + 1)
-            j = m.end()
-            word = text[i:j]
-            if word in KEYWORDS:
-                toks.append(Token("kw", word, line, col, i, j))
-            elif j + 1 < n and text[j] == "." and text[j + 1].isalpha():
-                k = _WORD.match(text, j + 1).end()
-                toks.append(Token("name", text[i:k], line, col, i, k))
-                j = k
-            else:
-                toks.append(Token("name", word, line, col, i, j))
-            i = j
-        elif "A" <= c <= "Z" and any("a" <= ch <= "z" for ch in _WORD.match(text, i).group()):
-            j = _WORD.match(text, i).end()
-            toks.append(Token("name", text[i:j], line, col, i, j))  # capitalised name
+        elif "A" <= c <= "Z" and any("a" <= ch <= "z" for ch in word(text, i).group()):
+            j = word(text, i).end()
+            append(("name", text[i:j], line, col, i, j))  # capitalised name
             i = j
         elif c in OP_CHARS:
-            j = i + 1
-            while j < n and text[j] in OP_CHARS and not text.startswith("//", j):
-                j += 1
-            toks.append(Token("op", text[i:j], line, col, i, j))
+            j = _OP.match(text, i + 1).end()
+            append(("op", text[i:j], line, col, i, j))
             i = j
         else:
             _fail(f"unexpected character {c!r}", source, text, line, col)
     if toks:  # just after the last token, so "found end of input" points at a visible line
         last = toks[-1]
-        line, col = last.line, last.col + (last.end - last.start)
+        line, col = last[2], last[3] + (last[5] - last[4])
     else:
         col = n - line_start + 1
-    toks.append(Token("eof", "", line, col, n, n))
+    append(("eof", "", line, col, n, n))
     return toks
 
 
@@ -150,6 +153,9 @@ def _drive(gen):
             value = None
 
 
+_new = tuple.__new__  # Pos(…) without its Python-level __new__ (one per node)
+
+
 class _Parser:
     def __init__(self, text, source):
         self.text = text
@@ -160,30 +166,30 @@ class _Parser:
 
     # -- helpers -----------------------------------------------------------
     @property
-    def tok(self) -> Token:
+    def tok(self) -> tuple:
         return self.toks[self.i]
 
-    def peek(self, k=1) -> Token:
+    def peek(self, k=1) -> tuple:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
 
     def pos(self, tok=None) -> Pos:
-        tok = tok or self.tok
-        return Pos(self.source, tok.line, tok.col)
+        tok = tok or self.toks[self.i]
+        return _new(Pos, (self.source, tok[2], tok[3]))
 
     def error(self, message, tok=None, hint=""):
         tok = tok or self.tok
-        _fail(message, self.source, self.text, tok.line, tok.col, hint)
+        _fail(message, self.source, self.text, tok[2], tok[3], hint)
 
-    def advance(self) -> Token:
+    def advance(self) -> tuple:
         t = self.toks[self.i]
         self.i += 1
         return t
 
     def at(self, kind, text=None) -> bool:
-        t = self.tok
-        return t.kind == kind and (text is None or t.text == text)
+        t = self.toks[self.i]
+        return t[0] == kind and (text is None or t[1] == text)
 
-    def expect(self, kind, text=None, what=None) -> Token:
+    def expect(self, kind, text=None, what=None) -> tuple:
         if not self.at(kind, text):
             want = what or f"`{text or kind}`"
             self.error(f"expected {want}, found {describe_token(self.tok)}")
@@ -196,17 +202,18 @@ class _Parser:
     # -- commands ----------------------------------------------------------
     def program(self) -> Program:
         prog = Program(source=self.source, text=self.text)
+        commands, toks = prog.commands, self.toks
         errors = []
-        while not self.at("eof"):
+        while toks[self.i][0] != "eof":
             start = self.i
             try:
-                prog.commands.append(self.command())
+                commands.append(self.command())
             except VoxLogicaError as err:
                 errors.append(err)
                 if len(errors) >= MAX_ERRORS:
                     if self.skip_to_command(start):
                         raise VoxLogicaError.combine(
-                            errors, f"stopped at line {self.tok.line}: the rest was not checked") from None
+                            errors, f"stopped at line {self.tok[2]}: the rest was not checked") from None
                     break
                 self.skip_to_command(start)
         if errors:
@@ -219,64 +226,66 @@ class _Parser:
         self.i = max(self.i, start + 1)
         while not self.at("eof"):
             t = self.tok
-            if t.kind == "kw" and t.text in COMMANDS and self.toks[self.i - 1].line < t.line:
+            if t[0] == "kw" and t[1] in COMMANDS and self.toks[self.i - 1][2] < t[2]:
                 return True
             self.i += 1
         return False
 
     def command(self):
-        t = self.tok
-        if t.kind == "kw":
-            if t.text == "let":
+        t = self.toks[self.i]
+        if t[0] == "kw":
+            word = t[1]
+            if word == "let":
+                self.i += 1
+                name, params = self.binding()
+                return Let(name, params, _drive(self.expression()), self.pos(t))
+            if word == "load":
                 self.advance()
-                name, params, value = _drive(self.binding())
-                return Let(name, params, value, self.pos(t))
-            if t.text == "load":
-                self.advance()
-                name = self.expect("name", what="a name after `load`").text
+                name = self.expect("name", what="a name after `load`")[1]
                 self.expect_eq()
-                path = self.expect("str", what="a file path in double quotes").text
+                path = self.expect("str", what="a file path in double quotes")[1]
                 return Load(name, path, self.pos(t))
-            if t.text == "save":
+            if word == "save":
                 self.advance()
-                path = self.expect("str", what="a file path in double quotes").text
+                path = self.expect("str", what="a file path in double quotes")[1]
                 return Save(path, self.expr(), self.pos(t))
-            if t.text == "print":
+            if word == "print":
                 self.advance()
-                label = self.expect("str", what="a label in double quotes").text
+                label = self.expect("str", what="a label in double quotes")[1]
                 return Print(label, self.expr(), self.pos(t))
-            if t.text == "import":
+            if word == "import":
                 self.advance()
-                return Import(self.expect("str", what="a file or namespace name in double quotes").text, self.pos(t))
+                return Import(self.expect("str", what="a file or namespace name in double quotes")[1], self.pos(t))
         self.error(f"expected a command (let, load, save, print, import), found {describe_token(t)}")
 
     def expect_eq(self):
-        if not self.at("op", "="):
-            self.error(f"expected `=`, found {describe_token(self.tok)}")
-        self.advance()
+        t = self.toks[self.i]
+        if t[0] != "op" or t[1] != "=":
+            self.error(f"expected `=`, found {describe_token(t)}")
+        self.i += 1
 
     def binding(self):
-        """NAME [(params)] = expr, after `let` (a generator, see _drive)."""
-        t = self.tok
-        if t.kind not in ("name", "op"):
+        """``NAME [(params)] =`` after `let`: (name, params or None); the
+        value follows."""
+        t = self.toks[self.i]
+        if t[0] != "name" and t[0] != "op":
             self.error(f"expected a name to define after `let`, found {describe_token(t)}")
-        self.advance()
+        self.i += 1
         params = None
-        if self.at("("):
+        if self.toks[self.i][0] == "(":
             self.advance()
             params = []
             while True:
-                params.append(self.expect("name", what="a parameter name").text)
+                params.append(self.expect("name", what="a parameter name")[1])
                 if self.at(","):
                     self.advance()
                     continue
                 self.expect(")", what="`,` or `)` in the parameter list")
                 break
             if len(set(params)) != len(params):
-                self.error(f"repeated parameter name in the definition of `{t.text}`", t)
+                self.error(f"repeated parameter name in the definition of `{t[1]}`", t)
         self.expect_eq()
-        value = yield self.expression()
-        return t.text, params, value
+        return t[1], params
 
     # -- expressions -------------------------------------------------------
     def expr(self):
@@ -285,37 +294,46 @@ class _Parser:
     def expression(self):
         """An expression (a generator, see _drive). Right-grouping chains use
         a list of pending operators: ("pre", token) for a prefix,
-        ("in", lhs, token, extra_args, lhs_start, lhs_end, op_end) for infix."""
+        ("in", lhs, token, extra_args, lhs_start, lhs_end, op_end) for infix.
+        The commonest operands (names and numbers) are read inline."""
         pending = []
-        toks = self.toks
+        toks, source = self.toks, self.source
         while True:
-            t = toks[self.i]
-            start = t.start
-            if t.kind == "kw" and t.text in ("let", "for"):
-                value = yield (self.let_in() if t.text == "let" else self.for_())
+            i = self.i
+            t = toks[i]
+            kind, start = t[0], t[4]
+            if kind == "name" and toks[i + 1][0] != "(":  # (eof follows the last token)
+                self.i = i + 1
+                value = Call(t[1], None, _new(Pos, (source, t[2], t[3])))
+            elif kind == "num":
+                self.i = i + 1
+                value = Number(float(t[1]), _new(Pos, (source, t[2], t[3])))
+            elif kind == "kw" and (t[1] == "let" or t[1] == "for"):
+                value = yield (self.let_in() if t[1] == "let" else self.for_())
                 break
-            if t.kind == "op" and not self.is_signed_number() and not self.is_op_call():
-                self.advance()
+            elif kind == "op" and not self.is_signed_number() and not self.is_op_call():
+                self.i = i + 1
                 pending.append(("pre", t))
                 continue
-            value = self.leaf()
-            if value is None:  # an operand with expressions inside (inlined: one generator less per level)
-                if t.kind == "(":
-                    self.advance()
-                    value = yield self.expression()
-                    self.expect(")", what="`)`")
-                elif t.kind == "name" or self.is_op_call() or (t.kind == "kw" and t.text == "load"
-                                                               and self.peek().kind == "("):
-                    self.advance()  # a call; `load(path)` is also an expression
-                    value = Call(t.text, (yield self.arguments("(", ")")), self.pos(t))
-                else:
-                    self.error(f"expected an expression, found {describe_token(t)}")
+            else:
+                value = self.leaf()
+                if value is None:  # an operand with expressions inside (inlined: one generator less per level)
+                    if kind == "(":
+                        self.i = i + 1
+                        value = yield self.expression()
+                        self.expect(")", what="`)`")
+                    elif kind == "name" or self.is_op_call() or (kind == "kw" and t[1] == "load"
+                                                                 and self.peek()[0] == "("):
+                        self.i = i + 1  # a call; `load(path)` is also an expression
+                        value = Call(t[1], (yield self.arguments("(", ")")), self.pos(t))
+                    else:
+                        self.error(f"expected an expression, found {describe_token(t)}")
             op = toks[self.i]
-            if op.kind == "op":
-                end = toks[self.i - 1].end
+            if op[0] == "op":
+                end = toks[self.i - 1][5]
                 self.i += 1
-                extra = (yield self.arguments("[", "]")) if toks[self.i].kind == "[" else []
-                pending.append(("in", value, op, extra, start, end, toks[self.i - 1].end))
+                extra = (yield self.arguments("[", "]")) if toks[self.i][0] == "[" else []
+                pending.append(("in", value, op, extra, start, end, toks[self.i - 1][5]))
                 continue
             break
         if not pending:
@@ -325,37 +343,37 @@ class _Parser:
             parts = []
             for item in pending:
                 if item[0] == "pre":
-                    parts.append(("pre", item[1].start, item[1].end))
+                    parts.append(("pre", item[1][4], item[1][5]))
                 else:
                     parts.append(("operand", item[4], item[5]))
-                    parts.append(("in", item[2].start, item[6]))
-            parts.append(("operand", start, self.toks[self.i - 1].end))
+                    parts.append(("in", item[2][4], item[6]))
+            parts.append(("operand", start, toks[self.i - 1][5]))
             chain = Chain(self.text, parts)
         for item in reversed(pending):
             if item[0] == "pre":
                 tok = item[1]
-                value = Call(tok.text, [value], self.pos(tok), chain)
+                value = Call(tok[1], [value], self.pos(tok), chain)
             else:
                 _, lhs, tok, extra, *_ = item
-                value = Call(tok.text, [lhs, value, *extra], self.pos(tok), chain)
+                value = Call(tok[1], [lhs, value, *extra], self.pos(tok), chain)
         return value
 
     def is_signed_number(self) -> bool:
         """Where an operand is expected, `-3`, `+3`, and (as VoxLogicA 1's
         number reader allows) `.5`, `-.5`, `+.5` are numbers."""
         t, nxt = self.tok, self.peek()
-        if t.kind != "op" or nxt.kind != "num" or nxt.start != t.end:
+        if t[0] != "op" or nxt[0] != "num" or nxt[4] != t[5]:
             return False
-        if t.text in ("-", "+"):
+        if t[1] in ("-", "+"):
             return True
-        return t.text in (".", "-.", "+.") and "." not in nxt.text
+        return t[1] in (".", "-.", "+.") and "." not in nxt[1]
 
     def is_op_call(self) -> bool:
         """An operator followed by a parenthesised list of two or more
         arguments is called like a function: `+(a, b)`. With one argument it
         stays a prefix taking everything to its right, as in VoxLogicA 1:
         `!(a) & b` is `!((a) & b)`."""
-        if self.tok.kind != "op" or self.peek().kind != "(":
+        if self.tok[0] != "op" or self.peek()[0] != "(":
             return False
         if self._groups_with_comma is None:
             self._groups_with_comma = self.groups_with_comma()
@@ -366,7 +384,7 @@ class _Parser:
         own (at its depth, before it closes), found in one pass."""
         out, open_ = set(), []
         for k, tok in enumerate(self.toks):
-            kind = tok.kind
+            kind = tok[0]
             if kind in ("(", "["):
                 open_.append(k)
             elif kind in (")", "]"):
@@ -378,7 +396,8 @@ class _Parser:
 
     def let_in(self):
         t = self.advance()
-        name, params, value = yield self.binding()
+        name, params = self.binding()
+        value = yield self.expression()
         if not self.at("kw", "in"):
             self.error(f"expected `in` after the value of `let {name}`, found {describe_token(self.tok)}")
         self.advance()
@@ -387,7 +406,7 @@ class _Parser:
 
     def for_(self):
         t = self.advance()
-        var = self.expect("name", what="a loop variable after `for`").text
+        var = self.expect("name", what="a loop variable after `for`")[1]
         if not self.at("kw", "in"):
             self.error(f"expected `in` after `for {var}`, found {describe_token(self.tok)}")
         self.advance()
@@ -399,30 +418,21 @@ class _Parser:
         return For(var, seq, body, self.pos(t))
 
     def leaf(self):
-        """An operand that contains no expression (a literal, a bare name),
-        or None (the operands with expressions inside are in ``expression``)."""
-        # (this runs for every operand: tokens and positions read directly)
-        toks, i = self.toks, self.i
-        t = toks[i]
-        kind = t.kind
-        if kind == "num":
-            self.i = i + 1
-            return Number(float(t.text), Pos(self.source, t.line, t.col))
-        if kind == "name":
-            if toks[i + 1].kind == "(":  # (a name is never the last token: eof follows)
-                return None
-            self.i = i + 1
-            return Call(t.text, None, Pos(self.source, t.line, t.col))
+        """An operand that contains no expression and is not a name or a
+        number (read in ``expression``): a string, a boolean, a signed
+        number; else None."""
+        t = self.toks[self.i]
+        kind = t[0]
         if kind == "str":
-            self.i = i + 1
-            return String(t.text, Pos(self.source, t.line, t.col))
-        if kind == "kw" and t.text in ("true", "false"):
-            self.i = i + 1
-            return Bool(t.text == "true", Pos(self.source, t.line, t.col))
+            self.i += 1
+            return String(t[1], self.pos(t))
+        if kind == "kw" and t[1] in ("true", "false"):
+            self.i += 1
+            return Bool(t[1] == "true", self.pos(t))
         if self.is_signed_number():
             self.advance()
             num = self.advance()
-            return Number(float(t.text + num.text), self.pos(t))
+            return Number(float(t[1] + num[1]), self.pos(t))
         return None
 
     def arguments(self, open_, close):
