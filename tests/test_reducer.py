@@ -189,3 +189,18 @@ def test_a_reduced_graph_joins_the_oldest_generation_without_a_collection():
         assert id(r.globals["x2999"]) in {id(o) for o in gc.get_objects()}  # not frozen
     finally:
         gc.unfreeze()
+
+
+def test_constants_are_one_task_per_value_and_type():
+    from voxlogica_nb.language.tasks import TaskTable
+
+    table = TaskTable()
+    assert table.const(1) is table.const(1.0) and table.const(2.5) is table.const(2.5)
+    assert table.const(0.0) is not table.const(-0.0) and table.const(0) is table.const(0.0)
+    assert table.const(-0.0) is table.const(-0.0) and table.const(-0.0).value == 0.0
+    assert table.const(True) is not table.const(1.0) and table.const(True).type.name == "bool"
+    assert table.const(False) is not table.const(0.0) and table.const("1") is not table.const(1.0)
+    nan = table.const(float("nan"))
+    assert nan.id == table.const(float("nan")).id
+    assert len({t.id for t in (table.const(0.0), table.const(-0.0), table.const(1.0), table.const(True),
+                               table.const("1"), nan)}) == 6

@@ -152,6 +152,7 @@ class Reducer:
         self.registry = registry
         self.table = table or TaskTable()
         self.globals: dict = {}
+        self._root: Scope | None = None
         self.opened: tuple[str, ...] = ()
         self.base: Task | None = None
         self.imported: set[str] = set()
@@ -253,7 +254,10 @@ class Reducer:
             self._resolved.clear()
 
     def root(self) -> Scope:
-        return Scope(self.globals)
+        root = self._root
+        if root is None or root.vars is not self.globals:  # (made once: a scope per command costs)
+            root = self._root = Scope(self.globals)
+        return root
 
     def command(self, cmd, out: Reduced):
         if isinstance(cmd, Let):

@@ -113,7 +113,8 @@ class TaskTable:
         self.tasks: dict[str, Task] = {}
         self.index_prim = None  # the `index` primitive, set by the reducer
         self._applied: dict[tuple, Task] = {}  # (primitive, *arg ids) -> task
-        self._consts: dict[tuple, Task] = {}  # (type name, value) -> task
+        self._numbers: dict = {}  # number (or the hex form of a zero) -> task
+        self._consts: dict[tuple, Task] = {}  # (type name, value) -> task, for booleans and strings
 
     def __len__(self):
         return len(self.tasks)
@@ -122,18 +123,28 @@ class TaskTable:
         return self.tasks.get(task_id)
 
     def const(self, value, pos=None) -> Task:
-        tname, typ = CONST_TYPES[type(value)]
-        if typ is NUM:
+        cls = type(value)
+        if cls is float or cls is int:
             value = float(value)
-        key = (tname, value.hex() if typ is NUM else value)  # keeps -0.0 apart from 0.0
-        t = self._consts.get(key)
-        if t is not None:
+            # Numbers are keyed by value, except zeros (0.0 == -0.0: kept apart
+            # by their hex form, a string, which no number key equals).
+            key = value if value else value.hex()
+            t = self._numbers.get(key)
+            if t is None:
+                t = self._numbers[key] = self._const(value, "number", NUM, pos)
             return t
+        tname, typ = CONST_TYPES[cls]
+        key = (tname, value)
+        t = self._consts.get(key)
+        if t is None:
+            t = self._consts[key] = self._const(value, tname, typ, pos)
+        return t
+
+    def _const(self, value, tname, typ, pos):
         tid = task_id({"const": value, "type": tname})
         t = self.tasks.get(tid)
         if t is None:
             t = self.tasks[tid] = Task(tid, "const", typ, value=value, pos=pos)
-        self._consts[key] = t
         return t
 
     def data(self, value, typ: Type, digest: str) -> Task:
