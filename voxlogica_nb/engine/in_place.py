@@ -138,26 +138,31 @@ class Scalars:
             return values[t.id]
         stack = [t]
         said: list = []
+        blocked = self.blocked
         with reporting(said.append):
             while stack:
                 n = stack[-1]
                 if n.id in values:
                     stack.pop()
                     continue
-                todo = None
-                for a in n.args:
-                    aid = a.id
-                    if a.kind == "const" or aid in values or aid in known:
+                args, todo = [], None
+                for a in n.args:  # their values, or the first still to compute
+                    if a.kind == "const":
+                        args.append(a.value)
                         continue
-                    if aid in self.blocked or not _in_place(a):
-                        return self._block(stack)
-                    todo = a
-                    break
+                    aid = a.id
+                    v = values.get(aid, MISSING)
+                    if v is MISSING:
+                        v = known.get(aid, MISSING)
+                        if v is MISSING:
+                            if aid in blocked or not _in_place(a):
+                                return self._block(stack)
+                            todo = a
+                            break
+                    args.append(v)
                 if todo is not None:
                     stack.append(todo)
                     continue
-                args = [a.value if a.kind == "const" else values[a.id] if a.id in values else known[a.id]
-                        for a in n.args]
                 try:
                     value = (n.fn or n.prim.dispatch(args))(*args)
                 except Exception:

@@ -70,7 +70,7 @@ def tokenize(text: str, source: str = "<program>") -> list[tuple]:
                 j = k
             else:
                 append(("name", w, line, i - line_start + 1, i, j))
-            i = j
+            i = j + 1 if j < n and text[j] == " " else j  # (a space after it: no turn of its own)
             continue
         if kind is _NEWLINE:
             line += 1
@@ -103,7 +103,7 @@ def tokenize(text: str, source: str = "<program>") -> list[tuple]:
         elif c in OP_CHARS:
             j = _OP.match(text, i + 1).end()
             append(("op", text[i:j], line, col, i, j))
-            i = j
+            i = j + 1 if j < n and text[j] == " " else j
         else:
             _fail(f"unexpected character {c!r}", source, text, line, col)
     if toks:  # just after the last token, so "found end of input" points at a visible line
@@ -138,7 +138,11 @@ def _drive(gen):
     """Run a parsing generator to its end and return its value. Whenever a
     generator yields another one, that one runs first and its value is sent
     back: recursion on a list instead of Python's stack."""
-    stack = [gen]
+    try:  # most expressions have nothing nested that needs the stack
+        sub = gen.send(None)
+    except StopIteration as stop:
+        return stop.value
+    stack = [gen, sub]
     value = None
     while True:
         try:
