@@ -64,3 +64,29 @@ def test_a_changed_file_or_another_value_is_written_again(program, tmp_path, cha
 
     arr = sitk.GetArrayFromImage(sitk.ReadImage(str(out)))  # the program's mask again
     assert float(np.count_nonzero(arr)) == r["v"] > 0
+
+
+@pytest.mark.parametrize("touch", [False, True])
+def test_a_file_just_written_is_left_alone_only_while_its_bytes_are_those_written(program, tmp_path,
+                                                                                   monkeypatch, touch):
+    """Within the racy window (a run right after another process's) the
+    file's identity is not enough: its bytes are compared with those written."""
+    monkeypatch.setattr(fingerprints, "RACY_SECONDS", 3600.0)  # every file is racy
+    # timestamps too coarse to see the change below (as on some file systems)
+    monkeypatch.setattr(fingerprints, "identity", lambda st: f"{st.st_dev}-{st.st_ino}-{st.st_size}")
+    prog, out = program
+    store = str(tmp_path / "store")
+    saves_of(prog, store)
+    written = os.stat(out)
+    if touch:  # same size, same identity: only the bytes differ
+        data = bytearray(out.read_bytes())
+        data[-9] ^= 0xFF
+        out.write_bytes(bytes(data))
+        os.utime(out, ns=(written.st_atime_ns, written.st_mtime_ns))
+    fingerprints._memory.clear()  # as a new process: from the records on disk
+    r, again = saves_of(prog, store)
+    if touch:
+        assert again == [{"path": str(out)}]
+    else:
+        assert again == [{"path": str(out), "unchanged": True}] and r.stats["computed"] == 0
+        assert os.stat(out).st_mtime_ns == written.st_mtime_ns

@@ -84,14 +84,9 @@ def file_digest(path: str) -> str:
         return digest
     digest = _read(key)
     if digest is None:
-        h = hashlib.sha256()
-        try:
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError:
+        digest = _hash(path)
+        if digest is None:
             return "unreadable"
-        digest = "sha256:" + h.hexdigest()
         if time.time() - st.st_mtime < RACY_SECONDS:
             return digest  # may still change within the timestamp's granularity
         _write(key, digest)
@@ -100,11 +95,26 @@ def file_digest(path: str) -> str:
     return digest
 
 
+def _hash(path: str) -> str | None:
+    """``"sha256:…"`` of the file's bytes as they are now, or None if unreadable."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return None
+    return "sha256:" + h.hexdigest()
+
+
 # -- files a save wrote ---------------------------------------------------------
 # A save records which task's value it wrote, keyed by the file's identity
-# afterwards; a later run that would write the same value finds the file
-# unchanged and skips the write (and loading the value, and the image
-# library). Racy files are never trusted.
+# afterwards, with the digest of the bytes it wrote; a later run that would
+# write the same value finds the file unchanged and skips the write (and
+# loading the value, and the image library). A racy file (written less than
+# RACY_SECONDS ago, by another process running the same program, say) is
+# trusted only if its bytes still have that digest.
+
 
 def remember_saved(path: str, task_id: str) -> None:
     """``path`` now holds ``task_id``'s value, just written."""
@@ -112,25 +122,31 @@ def remember_saved(path: str, task_id: str) -> None:
         st = os.stat(path)
     except OSError:
         return
+    digest = _hash(path)  # (a compressed image: a read of what was just written)
     key = "saved:" + identity(st)
     with _lock:
-        _memory[key] = task_id
-    _write(key, "task:" + task_id)
+        _memory[key] = (task_id, digest)
+    _write(key, "task:" + task_id + (" " + digest if digest else ""))
 
 
 def saved_task(path: str) -> str | None:
     """The task whose value a save wrote to ``path``, if the file has not
-    changed since (and is not racy); else None."""
+    changed since; else None."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    if time.time() - st.st_mtime < RACY_SECONDS:
-        return None
     key = "saved:" + identity(st)
     with _lock:
-        task = _memory.get(key)
-    if task is None:
-        mark = _read(key, prefix="task:")
-        task = mark[len("task:"):] if mark else None
+        mark = _memory.get(key)
+    if mark is None:
+        line = _read(key, prefix="task:")
+        if not line:
+            return None
+        task, _, digest = line[len("task:"):].partition(" ")
+        mark = (task, digest or None)
+    task, digest = mark
+    if time.time() - st.st_mtime < RACY_SECONDS:  # it may have changed unseen: compare its bytes
+        if digest is None or _hash(path) != digest:
+            return None
     return task
