@@ -109,6 +109,92 @@ def test_two_processes_same_program_compute_each_task_once(tmp_path, env, procs)
     assert r1["events"].get("wait", 0) + r2["events"].get("wait", 0) >= 1
 
 
+def test_a_process_running_the_same_program_waits_for_the_whole_run(tmp_path, env, procs):
+    # The second process finds the first running these very goals: it waits
+    # for that run to end and loads the goals, computing nothing itself.
+    cache, log = str(tmp_path / "cache"), env["VXT_LOG"]
+    first = start(procs, env, program=DAG, cache_dir=cache, jobs=1)
+    wait_for_line(log, "start", "slowop")  # the first run is under way
+    second = start(procs, env, program=DAG, cache_dir=cache, jobs=4)
+    r1, _ = procs.finish(first)
+    r2, _ = procs.finish(second)
+    assert r1["printed"] == DAG_PRINTED and r2["printed"] == DAG_PRINTED and r2["failures"] == []
+    assert {pid for _op, _arg, pid in executions(log, "slowop", "start")} == {r1["pid"]}
+    assert len(executions(log, "slowop", "start")) == len(DAG_ARGS)
+    assert r2["stats"]["computed"] == 0 and r2["stats"]["waited"] == 2 and r2["events"]["wait"] == 2
+    assert r1["events"].get("wait", 0) == 0 and DiskStore(cache).running() == []
+
+
+def _hold_the_run(tmp_path, program):
+    """An engine on a disk store, the goals of ``program`` reduced, and the
+    claim another process would hold while running them (a claim table of
+    its own: its lock conflicts with the engine's as another process's does)."""
+    import voxlogica_nb as vx
+    from voxlogica_nb.engine.claims import RUN_OP, ClaimTable
+    from voxlogica_nb.language.tasks import task_id
+
+    engine = vx.Engine(store_of("disk", tmp_path), jobs=2)
+    session = vx.Session(engine=engine)
+    reduced = session.reduce(program)
+    key = task_id({"run": sorted({e.task.id for e in reduced.effects})})
+    other = ClaimTable(engine.store.root / "locks")
+    return session, reduced, other, other.try_acquire(key, RUN_OP)
+
+
+@pytest.mark.parametrize("end", ["released", "timeout"])
+def test_a_run_waiting_for_the_same_run_goes_on_when_it_ends_or_after_the_timeout(tmp_path, end):
+    import threading
+
+    session, reduced, other, held = _hold_the_run(tmp_path, 'print "v" 40 + 2\nprint "w" 7 * 6')
+    assert held is not None
+    events, out = [], {}
+    waiting = threading.Event()
+
+    def observe(ev):
+        events.append(ev.kind)
+        if ev.kind == "wait":
+            waiting.set()
+
+    timeout = 0.3 if end == "timeout" else None
+    th = threading.Thread(target=lambda: out.update(r=session.run_reduced(reduced, [observe], timeout=timeout)))
+    th.start()
+    assert waiting.wait(30)
+    if end == "released":  # the other run ended (or died) without storing the goals: this one computes them
+        time.sleep(0.2)
+        assert th.is_alive()  # still waiting
+        held.release()
+    th.join(30)
+    r = out["r"]
+    assert r.ok and r["v"] == 42.0 and r["w"] == 42.0 and r.stats["computed"] == 2
+    assert events.count("wait") == 2 and session.engine.store.claims.held() == []
+    held.release()
+    other.close()
+
+
+def test_a_run_waiting_for_the_same_run_is_cancelled_cleanly(tmp_path):
+    import threading
+
+    session, reduced, other, held = _hold_the_run(tmp_path, 'print "v" 40 + 2')
+    cancel, out, waiting = threading.Event(), {}, threading.Event()
+
+    def run():
+        try:
+            session.run_reduced(reduced, [lambda ev: ev.kind == "wait" and waiting.set()], cancel=cancel)
+        except KeyboardInterrupt:
+            out["interrupted"] = True
+
+    th = threading.Thread(target=run)
+    th.start()
+    assert waiting.wait(30)
+    cancel.set()
+    th.join(30)
+    assert out == {"interrupted": True} and session.engine.store.claims.held() == []
+    held.release()
+    other.close()
+    r = session.run_reduced(reduced)  # and the next run computes it
+    assert r["v"] == 42.0 and r.stats["computed"] == 1
+
+
 # -- 2. the runner dies, the waiter takes over ---------------------------------------
 
 def test_waiter_takes_over_when_runner_is_killed(tmp_path, env, procs):

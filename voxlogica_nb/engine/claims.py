@@ -67,7 +67,11 @@ from .cancel import CancelEvent, on_set
 from ..files import NOFOLLOW, AtomicFile, close_quietly, unlink, unlock_close, walk
 
 __all__ = ["ClaimTable", "Claim", "WaitTimeout", "WaitCancelled", "CancelEvent", "on_set",
-           "process_start_time"]
+           "process_start_time", "RUN_OP"]
+
+# The operator recorded by a run's claim on its set of goals (see
+# ``scheduler.Run.wait_for_same_run``), as opposed to a task's.
+RUN_OP = "(run)"
 
 
 class WaitTimeout(TimeoutError):
@@ -681,6 +685,11 @@ class ClaimTable:
                 return removed
             finally:
                 fcntl.flock(fd, fcntl.LOCK_SH)
+
+    def here(self, task_id: str) -> bool:
+        """Whether a thread of this process holds (or is taking) ``task_id``'s claim."""
+        with self._cond:
+            return task_id in self._held
 
     def held(self) -> list[str]:
         """Ids claimed by this process right now."""

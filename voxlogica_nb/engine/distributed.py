@@ -188,6 +188,7 @@ class _Here:
     def __init__(self, timeout):
         self.timeout = timeout
         self.cancel = CancelEvent()
+        self.failed_since = None  # (a run waits for the same run elsewhere only with threads)
         self.costs = _costs  # measured across the tasks of this worker process
 
     def keep(self, task_id, value):

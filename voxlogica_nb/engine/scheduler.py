@@ -11,7 +11,8 @@ where values come from) and then loops in the calling thread:
 * light and heavy tasks go to the executor; one in-flight future per task
   id per engine, registered atomically, so concurrent runs share the work;
   across processes the store's claims decide who computes and who waits
-  (:mod:`.worker`);
+  (:mod:`.worker`), and a run whose very goals another process is running
+  waits for that whole run first (:meth:`Run.wait_for_same_run`);
 * ``for`` tasks expand when their sequence is known;
 * effects (``print``, ``save``) run in program order as their inputs arrive;
 * a failure fails its dependents as "upstream failed" naming the root task;
@@ -41,12 +42,13 @@ import threading
 import time
 
 from ..language.reducer import gc_paused
+from ..language.tasks import task_id
 from ..plain import Record
 from ..language.types import BOOL, NUM, STR
 from ..primitives import fingerprints
 from ..primitives.registry import REGISTRY, reporting
 from . import in_place
-from .claims import CancelEvent, WaitCancelled, on_set
+from .claims import RUN_OP, CancelEvent, WaitCancelled, WaitTimeout, on_set
 from .events import Publishing
 from .executors import ThreadExecutor
 from .failures import Failure, TaskFailed, message_of, traceback_of
@@ -62,14 +64,17 @@ __all__ = ["Engine", "Run", "Options", "Outcome", "Failure", "TaskFailed"]
 
 
 class Options(Record):
-    FIELDS = ("force", "no_cache", "timeout", "cancel")
+    FIELDS = ("force", "no_cache", "timeout", "cancel", "failed_since")
 
     def __init__(self, force: bool = False, no_cache: bool = False, timeout: "float | None" = None,
-                 cancel: "threading.Event | None" = None):
+                 cancel: "threading.Event | None" = None, failed_since: "float | None" = None):
         self.force = force
         self.no_cache = no_cache
         self.timeout = timeout
         self.cancel = CancelEvent() if cancel is None else cancel
+        # set once the run has waited for the same run elsewhere: a failure
+        # recorded since then is reported, not computed again
+        self.failed_since = failed_since
 
 
 class Outcome(Record):
@@ -300,6 +305,7 @@ class Run(Publishing):
         self.next_effect = 0
         self.effect_busy = False
         self.unchanged: set = set()  # save effects whose file already holds the value
+        self.waited_for: set = set()  # goals another run computed while this one waited
         self.warned: set = set()
         self.current = None  # the cheap task running in this thread
         self.stats = {"computed": 0, "cached": 0, "waited": 0, "failed": 0}
@@ -323,6 +329,54 @@ class Run(Publishing):
             self.out.dangling = self.engine.take_dangling()
             if self.out.dangling:
                 self.emit("dangling", cleared=self.out.dangling)
+        same_run = self.wait_for_same_run()
+        try:
+            self.execute_planned()
+        finally:
+            if same_run is not None:
+                same_run.release()
+        self.stats["cached"] += self.s.from_memory
+        self.out.stats = dict(self.stats)
+        self.out.seconds = time.perf_counter() - t0
+        self.out.peak_bytes = self.holdings.peak
+        self.emit("finish", stats=self.out.stats, seconds=self.out.seconds, peak_bytes=self.out.peak_bytes)
+        return self.out
+
+    def wait_for_same_run(self):
+        """If another process runs these very goals now, wait for its run to
+        end first (a run in this process shares its futures instead): its
+        goals are then loaded from the store, and nothing it computed is
+        computed again here (nor are the libraries that computing needs
+        imported). Returns the run's claim, held until this run ends, or
+        None. After ``timeout`` seconds the run goes on without it (task by
+        task, claims still share the work, and their waits time out with a
+        message)."""
+        claims = getattr(self.store, "claims", None)
+        if claims is None or self.opts.force:
+            return None
+        goals = {e.task.id: e.task for e in self.effects if reuse(e.task, True, self.opts).store}
+        missing = [t for tid, t in goals.items() if not self.store.contains(tid)]
+        if not missing:
+            return None  # nothing to compute: nothing to share
+        key = task_id({"run": sorted(goals)})
+        claim = claims.try_acquire(key, RUN_OP)
+        if claim is not None:
+            return claim
+        if claims.here(key):  # a run in this process: its futures are shared, task by task
+            return None
+        for t in missing:
+            self.emit("wait", t)
+        self.waited_for = {t.id for t in missing}
+        self.opts.failed_since = time.time()
+        try:
+            return claims.acquire(key, RUN_OP, timeout=self.opts.timeout, cancel=self.opts.cancel)
+        except WaitCancelled:
+            raise KeyboardInterrupt from None
+        except WaitTimeout:
+            return None
+
+    def execute_planned(self):
+        """Plan from the goals, then run the loop until every effect is done."""
         try:
             self.unchanged = self.unchanged_saves()
             live = [e for i, e in enumerate(self.effects) if i not in self.unchanged]
@@ -344,12 +398,6 @@ class Run(Publishing):
             self.holdings.clear()
             self.engine.account.add(-sum(self.reserved.values()))
             self.reserved.clear()
-        self.stats["cached"] += self.s.from_memory
-        self.out.stats = dict(self.stats)
-        self.out.seconds = time.perf_counter() - t0
-        self.out.peak_bytes = self.holdings.peak
-        self.emit("finish", stats=self.out.stats, seconds=self.out.seconds, peak_bytes=self.out.peak_bytes)
-        return self.out
 
     def loop(self):
         while True:
@@ -565,8 +613,12 @@ class Run(Publishing):
         if value is MISSING:  # vanished or corrupt: compute it after all
             self.again(t)
             return
-        self.stats["cached"] += 1
-        self.emit("load", t)
+        if t.id in self.waited_for:  # stored by the same run elsewhere, while this one waited
+            self.stats["waited"] += 1
+            self.emit("load", t, waited=True)
+        else:
+            self.stats["cached"] += 1
+            self.emit("load", t)
         self.complete(t, value)
 
     def arrived(self, t, how, value, done):

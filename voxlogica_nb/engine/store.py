@@ -126,8 +126,13 @@ class Store(ABC):
 
     def sweep(self) -> list[dict]:
         """Clear the claims of processes that ended without releasing them;
-        their owner records."""
-        return self.claims.sweep() if self.claims is not None else []
+        the owner records of their tasks (a run's claim on its goals is
+        cleared too, but not reported: the tasks it was running are)."""
+        if self.claims is None:
+            return []
+        from .claims import RUN_OP
+
+        return [r for r in self.claims.sweep() if r.get("op") != RUN_OP]
 
     def close(self) -> None:
         """Release this process's claims; the store is not used afterwards."""

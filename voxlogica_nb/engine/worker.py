@@ -157,6 +157,11 @@ def _claim(engine, store, claims, task, decision, opts, notify):
         if found is not None:
             claim.release()
             return None, found
+    if opts.failed_since is not None:  # the run waited for the same run elsewhere, which failed here
+        rec = store.failure(task.id)
+        if rec is not None and rec.get("time", 0) >= opts.failed_since - 1:
+            claim.release()
+            raise Waited(rec.get("message", "failed in another process"))
     return claim, None
 
 
