@@ -158,6 +158,8 @@ class Reducer:
         self.imported: set[str] = set()
         self.memo: dict = {}
         self._resolved: dict = {}  # (primitive, *argument types) -> (result type, fn, cost)
+        self._found: dict = {}  # name -> primitive, for (registry generation, opened namespaces)
+        self._found_in = None
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self._site_nodes: list[Call] = []  # the calls written there
@@ -442,7 +444,7 @@ class Reducer:
                 raise _Skipped
             self.error(f"`{node.name}` has no value: its definition failed", node.pos)
         else:
-            prim = self.registry.lookup(node.name, self.opened)
+            prim = self.primitive(node.name)
             if prim is None:
                 self.unknown(node, scope)
             ready = self.leaves(args, scope)
@@ -452,6 +454,22 @@ class Reducer:
             work.append((_APPLY, node, prim, len(args)))
         for a in reversed(args):
             work.append((_EVAL, a, scope, depth))
+
+    def primitive(self, name):
+        """The primitive ``name`` names here (see ``Registry.lookup``), or
+        None. Found ones are remembered while the registry and the opened
+        namespaces stay the same."""
+        registry = self.registry
+        now = (getattr(registry, "generation", 0), self.opened)
+        if self._found_in != now:
+            self._found.clear()
+            self._found_in = now
+        prim = self._found.get(name)
+        if prim is None:
+            prim = registry.lookup(name, self.opened)
+            if prim is not None:
+                self._found[name] = prim
+        return prim
 
     def leaves(self, args, scope: Scope) -> list[Task] | None:
         """The tasks of ``args`` if each is a literal or a name bound to a

@@ -196,14 +196,13 @@ class TaskTable:
                 tid = apply_id(prim.name, prim.version, ids)
             else:
                 tid = task_id({"op": prim.name, "v": prim.version, "args": ids, "fp": fp})
-        t = self.tasks.get(tid)
-        if t is None:
-            params = 0
-            for a in args:
-                params |= a.params
-            # (positional: this is made once per distinct application)
-            t = self.tasks[tid] = Task(tid, "apply", typ, tuple(args), prim, None, fn, cost, pos, params,
-                                       volatile, None, -1, fp)
+        params = 0
+        for a in args:
+            params |= a.params
+        # Made before looking the id up (one lookup instead of two: the id
+        # is rarely known when the key above is not); positional arguments.
+        t = self.tasks.setdefault(tid, Task(tid, "apply", typ, tuple(args), prim, None, fn, cost, pos, params,
+                                            volatile, None, -1, fp))
         if fp is None and not volatile:
             self._applied[key] = t
         return t
