@@ -358,8 +358,8 @@ class _Parser:
                 tok = item[1]
                 value = Call(tok[1], [value], self.pos(tok), chain)
             else:
-                _, lhs, tok, extra, *_ = item
-                value = Call(tok[1], [lhs, value, *extra], self.pos(tok), chain)
+                tok = item[2]
+                value = Call(tok[1], [item[1], value, *item[3]], self.pos(tok), chain)
         return value
 
     def is_signed_number(self) -> bool:
