@@ -24,6 +24,7 @@ import time
 from abc import ABC, abstractmethod
 
 from ..errors import RuntimeSetupError
+from .claims import RUN_OP
 from .memory import MISSING, value_bytes  # one "no value" sentinel for memory and stores
 
 
@@ -130,8 +131,6 @@ class Store(ABC):
         cleared too, but not reported: the tasks it was running are)."""
         if self.claims is None:
             return []
-        from .claims import RUN_OP
-
         return [r for r in self.claims.sweep() if r.get("op") != RUN_OP]
 
     def close(self) -> None:

@@ -158,8 +158,7 @@ class Reducer:
         self.imported: set[str] = set()
         self.memo: dict = {}
         self._resolved: dict = {}  # (primitive, *argument types) -> (result type, fn, cost)
-        self._found: dict = {}  # name -> primitive, for (registry generation, opened namespaces)
-        self._found_in = None
+        self._found: dict = {}  # name -> primitive (see primitive())
         self.sources: dict[str, str] = {}
         self.sites: list[Pos] = []  # user call sites while expanding library code
         self._site_nodes: list[Call] = []  # the calls written there
@@ -254,6 +253,7 @@ class Reducer:
             self._generation = generation
             self.memo.clear()
             self._resolved.clear()
+            self._found.clear()
 
     def root(self) -> Scope:
         root = self._root
@@ -302,6 +302,7 @@ class Reducer:
         if not is_file and self.registry.has_namespace(target):
             if target not in self.opened:
                 self.opened = self.opened + (target,)
+                self._found.clear()
             return
         candidates = [Path(target), Path(name + ".imgql")]
         for path in candidates:
@@ -457,16 +458,11 @@ class Reducer:
 
     def primitive(self, name):
         """The primitive ``name`` names here (see ``Registry.lookup``), or
-        None. Found ones are remembered while the registry and the opened
-        namespaces stay the same."""
-        registry = self.registry
-        now = (getattr(registry, "generation", 0), self.opened)
-        if self._found_in != now:
-            self._found.clear()
-            self._found_in = now
+        None. Found ones are remembered until the registry changes
+        (:meth:`check_registry`) or a namespace is opened."""
         prim = self._found.get(name)
         if prim is None:
-            prim = registry.lookup(name, self.opened)
+            prim = self.registry.lookup(name, self.opened)
             if prim is not None:
                 self._found[name] = prim
         return prim
@@ -518,9 +514,7 @@ class Reducer:
         resolved = self._resolved.get(key)
         if resolved is not None:
             result, fn, cost = resolved
-            if self.sites and pos.source in self.library_sources:  # (self.where, inlined)
-                pos = self.sites[0]
-            return self.table.apply(prim, args, result, fn, cost, pos)
+            return self.table.apply(prim, args, result, fn, cost, self.where(pos))
         sigs = prim.signatures
         n = given = len(args)
         if prim.base and not any(len(s.params) == n for s in sigs) and any(len(s.params) == n + 1 for s in sigs):

@@ -173,29 +173,25 @@ class TaskTable:
             t = self._applied.get(key)
             if t is not None:
                 return t
-            volatile = False
-            for a in args:
-                if a.volatile:
-                    volatile = True
-                    break
-            tid = apply_id(prim.name, prim.version, ids)
-            fp = None
-        else:
-            volatile = any(a.volatile for a in args)
-            fp = None
-            if not any(a.params for a in args):
-                # Non-constant arguments are passed as None; a fingerprint of None
-                # means the file is known only at run time: never serve it stored.
-                try:
-                    fp = prim.fingerprint(*[a.value if a.kind == "const" else None for a in args])
-                except Exception:
-                    fp = None
-                if fp is None:
-                    volatile = True
+        volatile = False
+        for a in args:  # (a loop: any() over a generator costs more, once per application)
+            if a.volatile:
+                volatile = True
+                break
+        fp = None
+        if prim.fingerprint is not None and not any(a.params for a in args):
+            # Non-constant arguments are passed as None; a fingerprint of None
+            # means the file is known only at run time: never serve it stored.
+            try:
+                fp = prim.fingerprint(*[a.value if a.kind == "const" else None for a in args])
+            except Exception:
+                fp = None
             if fp is None:
-                tid = apply_id(prim.name, prim.version, ids)
-            else:
-                tid = task_id({"op": prim.name, "v": prim.version, "args": ids, "fp": fp})
+                volatile = True
+        if fp is None:
+            tid = apply_id(prim.name, prim.version, ids)
+        else:
+            tid = task_id({"op": prim.name, "v": prim.version, "args": ids, "fp": fp})
         params = 0
         for a in args:
             params |= a.params
