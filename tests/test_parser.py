@@ -26,11 +26,25 @@ def test_names_keywords_and_qualified_names():
     assert kinds("simpleitk.Median") == [("name", "simpleitk.Median")]
     assert kinds("x .+. y") == [("name", "x"), ("op", ".+."), ("name", "y")]
     assert kinds("a +. 2") == [("name", "a"), ("op", "+."), ("num", "2")]
+    # a keyword is never the first part of a qualified name
+    assert kinds("in.x let.Y+") == [("kw", "in"), ("op", "."), ("name", "x"), ("kw", "let"), ("op", ".Y+")]
+
+
+def test_positions_across_lines_blanks_and_comments():
+    toks = tokenize('let a = 1 // one\n\t  b2 AND "s" \r\n(x)')
+    assert [(t[1], t[2], t[3], t[4], t[5]) for t in toks] == [
+        ("let", 1, 1, 0, 3), ("a", 1, 5, 4, 5), ("=", 1, 7, 6, 7), ("1", 1, 9, 8, 9),
+        ("b2", 2, 4, 20, 22), ("AND", 2, 7, 23, 26), ("s", 2, 11, 27, 30), ("(", 3, 1, 33, 34),
+        ("x", 3, 2, 34, 35), (")", 3, 3, 35, 36), ("", 3, 4, 36, 36)]
+    assert tokenize("x  \n  ")[-1][2:4] == (1, 2)  # end of input just after the last token
 
 
 def test_numbers_strings_comments():
     assert kinds('3 2. 0.86 1e-5 "C:\\img\\a.nii" // comment') == [
         ("num", "3"), ("num", "2."), ("num", "0.86"), ("num", "1e-5"), ("str", "C:\\img\\a.nii")]
+    assert kinds("\u0663 1\u0663") == [("num", "\u0663"), ("num", "1\u0663")]  # decimal digits of any script
+    with pytest.raises(VoxLogicaError, match="unexpected character '²'"):
+        tokenize("x²")
 
 
 def test_right_grouping_and_prefix_operators():

@@ -29,8 +29,6 @@ KEYWORDS = frozenset("let load save print import for in do true false".split())
 COMMANDS = frozenset("let load save print import".split())
 OP_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ#;:_'.|!$%&/^=*-+<>?@~\\")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
-_WORD = re.compile(r"[A-Za-z0-9_]*")
-_OP = re.compile("(?:(?!//)[" + re.escape("".join(sorted(OP_CHARS))) + "])*")  # the rest of an operator
 _PUNCT = {"(": "(", ")": ")", "[": "[", "]": "]", ",": ","}
 
 
@@ -42,70 +40,69 @@ def describe_token(tok) -> str:
     return f"`{tok[1]}`"
 
 
-# what a character can begin (tokenize tests the commonest first)
-_SPACE, _LOWER, _NEWLINE, _OTHER = range(4)
-_BEGINS = {**{c: _SPACE for c in " \t\r\f\v"}, **{c: _LOWER for c in "abcdefghijklmnopqrstuvwxyz"},
-           "\n": _NEWLINE}
+# One scan reads the tokens, each with the blanks before it: a newline, a
+# word (qualified unless a keyword comes before the dot), a capitalised name,
+# a comment, an operator, a number, a string, a bracket or comma; else one
+# character: an error, or blanks at the end. Tokens are told apart by their
+# first character.
+_OPS = re.escape("".join(sorted(OP_CHARS)))
+_SCAN = re.compile(
+    r"([ \t\r\f\v]*)(\n"
+    r"|(?!(?:" + "|".join(sorted(KEYWORDS)) + r")\.)[a-z][A-Za-z0-9_]*\.(?=[A-Za-z])[A-Za-z0-9_]*"
+    r"|[a-z][A-Za-z0-9_]*"
+    r"|[A-Z][A-Z0-9_]*[a-z][A-Za-z0-9_]*"
+    r"|//[^\n]*"
+    r"|(?!//)[" + _OPS + r"](?:(?!//)[" + _OPS + r"])*"
+    r"|" + _NUMBER.pattern +
+    r'|"[^"\n]*"'
+    r"|[()\[\],]"
+    r"|.)")
+_CHUNK = 1 << 16  # characters scanned at a time (up to a newline: no token spans one)
+_LOWER, _UPPER, _SLASH = "a", "A", "/"
+_FIRST = {**dict.fromkeys("abcdefghijklmnopqrstuvwxyz", _LOWER), **dict.fromkeys("0123456789", "num"),
+          **dict.fromkeys(OP_CHARS, "op"), **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZ", _UPPER),
+          **_PUNCT, '"': "str", "/": _SLASH, "\n": "\n"}
 
 
 def tokenize(text: str, source: str = "<program>") -> list[tuple]:
     """The tokens of ``text``, ending with an ``eof`` token."""
     toks: list[tuple] = []
-    append, begins, word, keywords = toks.append, _BEGINS.get, _WORD.match, KEYWORDS
+    append, first, keywords, scan = toks.append, _FIRST.get, KEYWORDS, _SCAN.findall
     i, n, line, line_start = 0, len(text), 1, 0
     while i < n:
-        c = text[i]
-        kind = begins(c, _OTHER)
-        if kind is _SPACE:
-            i += 1
-            continue
-        if kind is _LOWER:
-            j = word(text, i + 1).end()
-            w = text[i:j]
-            if w in keywords:
-                append(("kw", w, line, i - line_start + 1, i, j))
-            elif j + 1 < n and text[j] == "." and text[j + 1].isalpha():  # a qualified name
-                k = word(text, j + 1).end()
-                append(("name", text[i:k], line, i - line_start + 1, i, k))
-                j = k
-            else:
-                append(("name", w, line, i - line_start + 1, i, j))
-            i = j + 1 if j < n and text[j] == " " else j  # (a space after it: no turn of its own)
-            continue
-        if kind is _NEWLINE:
-            line += 1
-            i += 1
-            line_start = i
-            continue
-        col = i - line_start + 1
-        if c == "/" and text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif c.isdigit() and (m := _NUMBER.match(text, i)) is not None:  # not "²": no number
-            append(("num", m.group(), line, col, i, m.end()))
-            i = m.end()
-        elif c == '"':
-            j = text.find('"', i + 1)
-            if j < 0:
-                _fail("unterminated string", source, text, line, col)
-            s = text[i + 1:j]
-            if "\n" in s:
-                _fail("unterminated string (strings cannot span lines)", source, text, line, col)
-            append(("str", s, line, col, i, j + 1))
-            i = j + 1
-        elif c in _PUNCT:
-            append((c, c, line, col, i, i + 1))
-            i += 1
-        elif "A" <= c <= "Z" and any("a" <= ch <= "z" for ch in word(text, i).group()):
-            j = word(text, i).end()
-            append(("name", text[i:j], line, col, i, j))  # capitalised name
+        end = text.find("\n", i + _CHUNK) + 1 or n
+        for blanks, tok in scan(text, i, end):
+            i += len(blanks)
+            kind = first(tok[0])
+            j = i + len(tok)
+            if kind is _LOWER:
+                kind = "kw" if tok in keywords else "name"
+            elif kind == "\n":
+                line += 1
+                line_start = i = j
+                continue
+            elif kind is _SLASH:
+                if tok[1:2] == "/":  # a comment
+                    i = j
+                    continue
+                kind = "op"
+            elif kind is _UPPER:
+                kind = "op" if tok.upper() == tok else "name"
+            elif kind == "str":
+                if len(tok) == 1:
+                    break  # unterminated
+                append(("str", tok[1:-1], line, i - line_start + 1, i, j))
+                i = j
+                continue
+            elif kind is None:
+                if _NUMBER.fullmatch(tok) is None:  # (a number in other digits than 0-9 is one)
+                    break
+                kind = "num"
+            append((kind, tok, line, i - line_start + 1, i, j))
             i = j
-        elif c in OP_CHARS:
-            j = _OP.match(text, i + 1).end()
-            append(("op", text[i:j], line, col, i, j))
-            i = j + 1 if j < n and text[j] == " " else j
         else:
-            _fail(f"unexpected character {c!r}", source, text, line, col)
+            continue
+        i = _one_token(text, i, line, line_start, source)
     if toks:  # just after the last token, so "found end of input" points at a visible line
         last = toks[-1]
         line, col = last[2], last[3] + (last[5] - last[4])
@@ -113,6 +110,21 @@ def tokenize(text: str, source: str = "<program>") -> list[tuple]:
         col = n - line_start + 1
     append(("eof", "", line, col, n, n))
     return toks
+
+
+def _one_token(text, i, line, line_start, source) -> int:
+    """The character at ``i`` that the scan does not read: a blank at the
+    end of the text (where the next token begins is returned), else an error
+    raised."""
+    c = text[i]
+    col = i - line_start + 1
+    if c in " \t\r\f\v":
+        return i + 1
+    if c == '"':
+        s = text[i + 1:]
+        _fail("unterminated string (strings cannot span lines)" if '"' in s and "\n" in s[:s.index('"')]
+              else "unterminated string", source, text, line, col)
+    _fail(f"unexpected character {c!r}", source, text, line, col)
 
 
 def _fail(message, source, text, line, col, hint=""):
