@@ -351,9 +351,15 @@ class Reducer:
         sub-expressions, in order. ``(_EVAL, node, scope, depth)`` reduces
         a node; the other items finish a node once the values it needs are
         on ``values``."""
-        work = [(_EVAL, node, scope, depth)]
+        work: list = []
         values: list[Task] = []
         sites = len(self.sites)
+        if node.__class__ is Call:  # the commonest: arguments that need no work of their own
+            self.call(node, scope, depth, work, values)
+            if not work:
+                return values[0]
+        else:
+            work.append((_EVAL, node, scope, depth))
         try:
             while work:
                 item = work.pop()
