@@ -181,28 +181,6 @@ def test_load_converts_integer_types_to_float32(tmp_path):
     np.testing.assert_array_equal(back.array, arr.astype(np.float32))
 
 
-
-def test_float32_voxels_are_shared_read_only_and_outlive_the_sitk_image(tmp_path):
-    import gc
-
-    from voxlogica_nb.image import sitk_voxels
-
-    arr = np.random.default_rng(1).random((40, 50, 60), dtype=np.float32)  # large enough to be unmapped when freed
-    img = sitk.GetImageFromArray(arr)
-    got = sitk_voxels(img)
-    assert got.dtype == np.float32 and not got.flags.writeable
-    assert np.shares_memory(got, sitk.GetArrayViewFromImage(img))  # no copy
-    del img
-    gc.collect()
-    junk = [np.full(arr.size, 7, np.float32) for _ in range(4)]  # reuse any memory that was freed
-    np.testing.assert_array_equal(got, arr)
-    del junk
-    other = sitk.GetImageFromArray(arr.astype(np.float64))
-    assert sitk_voxels(other).dtype == np.float32  # other voxel types: converted (a copy)
-    path = str(tmp_path / "f.nii")
-    sitk.WriteImage(sitk.GetImageFromArray(arr), path)
-    np.testing.assert_array_equal(load(path).array, arr)
-
 def test_load_drops_unit_axes(tmp_path):
     arr = np.arange(12, dtype=np.float32).reshape(1, 3, 4)  # z of size 1
     img = sitk.GetImageFromArray(arr)

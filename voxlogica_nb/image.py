@@ -172,7 +172,9 @@ class Image:
 
     @classmethod
     def from_sitk(cls, img, kind=None) -> "Image":
-        arr = sitk_voxels(img)
+        import SimpleITK as sitk
+
+        arr = sitk.GetArrayFromImage(img)
         ncomp = img.GetNumberOfComponentsPerPixel()
         if kind is None:
             if ncomp in (3, 4):
@@ -245,26 +247,3 @@ class Image:
             data = base64.b64encode(png).decode("ascii")
             img = f'<img src="data:image/png;base64,{data}" alt="{caption}"><br>'
         return f'<div>{img}<span style="font-size:smaller">{caption}</span></div>'
-
-
-class _Owner:
-    """Exposes a SimpleITK image's voxels to numpy and keeps the image alive
-    while the array made from it is."""
-
-    __slots__ = ("image", "__array_interface__")
-
-
-def sitk_voxels(img):
-    """The voxels of SimpleITK image ``img`` as a numpy array in float32
-    (index order z, y, x). Float32 voxels are not copied: the array, read
-    only, shares ``img``'s buffer and keeps ``img`` alive."""
-    import SimpleITK as sitk
-
-    view = sitk.GetArrayViewFromImage(img)
-    if view.dtype != np.float32:
-        return view.astype(np.float32)
-    owner = _Owner()
-    owner.image, owner.__array_interface__ = img, view.__array_interface__
-    arr = np.asarray(owner)
-    arr.flags.writeable = False
-    return arr

@@ -157,7 +157,7 @@ def dir_(folder, pattern):
 # ---------------------------------------------------------------------------
 
 
-from ..image import Image, sitk_voxels  # noqa: E402
+from ..image import Image  # noqa: E402
 from ..lazy import LazyModule  # noqa: E402
 
 np = LazyModule("numpy", globals(), "np")  # imported on first use
@@ -230,8 +230,10 @@ def read_image(path: str, who: str = "load") -> Image:
         raise PrimitiveError(f"{who}: cannot reshape {path!r}: {sitk_message(exc)}") from None
     if img.GetDimension() not in (2, 3):
         raise PrimitiveError(f"{who}: {path!r} is {img.GetDimension()}D; only 2D and 3D images are supported")
+    arr = sitk.GetArrayViewFromImage(img)
     kind = "number" if ncomp == 1 else "colour"
-    return Image(sitk_voxels(img), kind, img.GetSpacing(), img.GetOrigin(), img.GetDirection())
+    arr = np.array(arr, dtype=np.float32, copy=True)
+    return Image(arr, kind, img.GetSpacing(), img.GetOrigin(), img.GetDirection())
 
 
 def _size_text(size) -> str:

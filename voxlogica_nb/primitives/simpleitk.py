@@ -52,7 +52,7 @@ import os
 import re
 
 from ..errors import PrimitiveError
-from ..image import Image, sitk_voxels
+from ..image import Image
 from ..plain import Frozen
 from .registry import REGISTRY
 
@@ -406,7 +406,8 @@ def convert_result(value, what: str):
                                  f"(only 1, 3 or 4 are supported)")
         if "complex" in value.GetPixelIDTypeAsString():
             raise PrimitiveError(f"{what} gave a complex-valued image, which is not supported")
-        return Image(sitk_voxels(value), kind, value.GetSpacing(), value.GetOrigin(), value.GetDirection())
+        arr = sitk.GetArrayFromImage(value).astype("float32", copy=False)
+        return Image(arr, kind, value.GetSpacing(), value.GetOrigin(), value.GetDirection())
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
