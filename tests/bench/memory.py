@@ -21,7 +21,8 @@ time. Printed, with the targets beside them:
    each 100 thresholds between its minimum and maximum, the volume above
    each (``for`` inside ``for``), against a plain numpy loop doing the same
    reads, thresholds and counts. Targets: peak RSS <= 0.5 GB, CPU <= 1.5x
-   numpy.
+   numpy. Every row runs in ``--repeat`` fresh processes, rounds
+   interleaved, and median CPU times are compared.
 
    The sweep's volumes are ``.nii.gz`` files (``--format .nii`` for
    uncompressed ones, where reading costs less and the comparison weighs
@@ -243,42 +244,52 @@ def store_vs_nocache(name, program, tmp, repeat):
           f"sqlite3) and SimpleITK, loaded once per process before the clock starts: {on['imports']:.2f} s", flush=True)
 
 
-def sweep(folder, volumes, ext, tmp, sizes):
+def sweep(folder, volumes, ext, tmp, sizes, repeat):
+    """Each row in ``repeat`` fresh processes, rounds interleaved (the
+    machine's speed drifts over minutes); medians of CPU time compared."""
     n = sizes["thresholds"]
-    np_run = spawn({"mode": "numpy", "folder": folder, "thresholds": n, "ext": ext}, tmp)
-    np_inclusive = (spawn({"mode": "numpy", "folder": folder, "thresholds": n, "ext": ext, "inclusive": True}, tmp)
-                    if "sitk" in sizes["sweep_ops"] else None)
-    rows = {}
-    for label, op, opts in (("store on", ">.", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
-                            ("no cache", ">.", {"no_cache": True}),
-                            ("store on, `>` for `>.`", ">", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
-                            ("no cache, `>` for `>.`", ">", {"no_cache": True}),
-                            ("store on, simpleitk.BinaryThreshold", "sitk", {"cache_dir": tempfile.mkdtemp(dir=tmp)}),
-                            ("no cache, simpleitk.BinaryThreshold", "sitk", {"no_cache": True})):
-        if op not in sizes["sweep_ops"]:
-            continue
-        r = spawn(dict(opts, mode="engine", program=sweep_program(folder, ext, n, op=op)), tmp)
-        base = np_inclusive if op == "sitk" else np_run
-        r["baseline"] = base
-        if r["printed"] != base["printed"]:
-            a, b = (eval(x["printed"][0][1]) for x in (r, base))
-            diff = [(v, i, x, y) for v, (ra, rb) in enumerate(zip(a, b)) for i, (x, y) in enumerate(zip(ra, rb)) if x != y]
-            raise AssertionError(f"the engine's counts differ from numpy's ({len(diff)} differ, first {diff[:3]})")
-        rows[label] = r
+    numpy_rows = {"numpy": {}, "inclusive": {"inclusive": True}}
+    if "sitk" not in sizes["sweep_ops"]:
+        del numpy_rows["inclusive"]
+    engine_rows = [(label, op, cache) for label, op, cache in (
+        ("store on", ">.", True), ("no cache", ">.", False),
+        ("store on, `>` for `>.`", ">", True), ("no cache, `>` for `>.`", ">", False),
+        ("store on, simpleitk.BinaryThreshold", "sitk", True),
+        ("no cache, simpleitk.BinaryThreshold", "sitk", False)) if op in sizes["sweep_ops"]]
+    runs: dict = {label: [] for label in [*numpy_rows, *(r[0] for r in engine_rows)]}
+    for _ in range(repeat):
+        for label, extra in numpy_rows.items():
+            runs[label].append(spawn(dict(extra, mode="numpy", folder=folder, thresholds=n, ext=ext), tmp))
+        for label, op, cache in engine_rows:
+            opts = {"cache_dir": tempfile.mkdtemp(dir=tmp)} if cache else {"no_cache": True}
+            r = spawn(dict(opts, mode="engine", program=sweep_program(folder, ext, n, op=op)), tmp)
+            base = runs["inclusive" if op == "sitk" else "numpy"][-1]
+            if r["printed"] != base["printed"]:
+                a, b = (eval(x["printed"][0][1]) for x in (r, base))
+                diff = [(v, i, x, y) for v, (ra, rb) in enumerate(zip(a, b))
+                        for i, (x, y) in enumerate(zip(ra, rb)) if x != y]
+                raise AssertionError(f"the engine's counts differ from numpy's ({len(diff)} differ, first {diff[:3]})")
+            runs[label].append(r)
+    med = {label: sorted(rs, key=lambda r: r["cpu_run"])[len(rs) // 2] for label, rs in runs.items()}
+    cpus = lambda label: ", ".join(f"{r['cpu_run']:.2f}" for r in runs[label])  # noqa: E731
+    peak = lambda label: max(r["maxrss"] for r in runs[label])  # noqa: E731
     size = "x".join(map(str, sizes["sweep_size"]))
     print(f"threshold sweep: {volumes} {ext} volumes of {size} x {n} thresholds "
-          f"({rows['store on']['tasks']} tasks in the table):")
-    print(f"    numpy loop: {np_run['seconds']:.2f} s, CPU {np_run['cpu_run']:.2f} s, "
-          f"peak RSS {gb(np_run['maxrss'])} (after imports {gb(np_run['rss_start'])})")
-    if np_inclusive is not None:
-        print(f"    numpy loop, inclusive (as BinaryThreshold): {np_inclusive['seconds']:.2f} s, "
-              f"CPU {np_inclusive['cpu_run']:.2f} s")
-    for label, r in rows.items():
-        cpu = r["cpu_run"] / r["baseline"]["cpu_run"]
-        peak = f", values alive at most {gb(r['peak_bytes'])}" if r.get("peak_bytes") is not None else ""
-        print(f"    engine, {label}: run {r['execute']:.2f} s, CPU {r['cpu_run']:.2f} s ({cpu:.2f}x numpy, "
-              f"target <= 1.5x) {verdict(cpu <= 1.5)}; peak RSS {gb(r['maxrss'])} (target <= 0.5 GB) "
-              f"{verdict(r['maxrss'] <= 0.5 * 2**30)}{peak}", flush=True)
+          f"({med['store on']['tasks']} tasks in the table; median CPU of {repeat} fresh processes each, "
+          f"rounds interleaved):")
+    np_run = med["numpy"]
+    print(f"    numpy loop: {np_run['seconds']:.2f} s, CPU {np_run['cpu_run']:.2f} s [{cpus('numpy')}], "
+          f"peak RSS {gb(peak('numpy'))} (after imports {gb(np_run['rss_start'])})")
+    if "inclusive" in med:
+        print(f"    numpy loop, inclusive (as BinaryThreshold): {med['inclusive']['seconds']:.2f} s, "
+              f"CPU {med['inclusive']['cpu_run']:.2f} s [{cpus('inclusive')}]")
+    for label, op, _ in engine_rows:
+        r, base = med[label], med["inclusive" if op == "sitk" else "numpy"]
+        cpu = r["cpu_run"] / base["cpu_run"]
+        alive = f", values alive at most {gb(r['peak_bytes'])}" if r.get("peak_bytes") is not None else ""
+        print(f"    engine, {label}: run {r['execute']:.2f} s, CPU {r['cpu_run']:.2f} s [{cpus(label)}] "
+              f"({cpu:.2f}x numpy, target <= 1.5x) {verdict(cpu <= 1.5)}; peak RSS {gb(peak(label))} "
+              f"(target <= 0.5 GB) {verdict(peak(label) <= 0.5 * 2**30)}{alive}", flush=True)
 
 
 def main(argv):
@@ -290,7 +301,7 @@ def main(argv):
     ap.add_argument("--volumes", type=int, help="volumes in the sweep (default 10, 4 with --quick)")
     ap.add_argument("--format", default=".nii.gz", choices=(".nii.gz", ".nii"), help="the sweep's files")
     ap.add_argument("--only", help="cases to run, of chain,stress,tumour,sweep (default all)")
-    ap.add_argument("--repeat", type=int, help="processes each way for the store cases (default 3)")
+    ap.add_argument("--repeat", type=int, help="processes per row (default 3; 1 with --smoke)")
     args = ap.parse_args(argv)
     args.repeat = args.repeat or (1 if args.smoke else 3)
     quick, ext, sizes = args.quick or args.smoke, args.format, SMOKE if args.smoke else FULL
@@ -313,7 +324,7 @@ def main(argv):
         if want("tumour") and not quick:
             store_vs_nocache("tumour example, full-size phantom", paths["tumour"], tmp, args.repeat)
         if want("sweep"):
-            sweep(paths["sweep"], volumes, ext, tmp, sizes)
+            sweep(paths["sweep"], volumes, ext, tmp, sizes, args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
