@@ -220,39 +220,57 @@ def test_an_operator_quicker_than_storing_its_output_is_not_stored_but_goals_are
                                                                                    monkeypatch):
     import SimpleITK as sitk
 
-    # whatever the load: every 4 MB mask is quicker to make than to store, and no task is "quick"
+    # whatever the load: every 4 MB image is quicker to make than to store, and no task is "quick"
     monkeypatch.setattr(worker, "STORE_BYTES_PER_SECOND", 1.0)
     monkeypatch.setattr(worker, "CLAIM_WORTH_SECONDS", 0.0)
 
     path = str(tmp_path / "big.nii")
-    arr = np.random.default_rng(1).random((64, 128, 128), dtype=np.float32)  # 1 MB a mask
+    arr = np.random.default_rng(1).random((64, 128, 128), dtype=np.float32)  # 4 MB an image
     sitk.WriteImage(sitk.GetImageFromArray(arr), path)
     cache = tmp_path / "cache"
     n = 8
-    terms = " .+. ".join(f"volume(simpleitk.BinaryThreshold(x, {k / n}, 2, 1, 0) >. 0)" for k in range(n))
+    op = "simpleitk.Abs"  # heavy until measured
+    terms = " .+. ".join(f"volume({op}(x -. {k / n}) >. 0.25)" for k in range(n))
     head = f'load img = "{path}"\nlet x = intensity(img)\n'
     program = head + f'print "s" {terms}\n'
     engine = vx.Engine(DiskStore(cache), jobs=1)
     r = vx.Session(engine=engine).run(program)
     while engine.busy():
         pass
-    expected = sum(float(np.count_nonzero(arr >= np.float32(k / n))) for k in range(n))
+    expected = sum(float(np.count_nonzero(np.abs(arr - np.float32(k / n)) > np.float32(0.25))) for k in range(n))
     assert r["s"] == expected
-    assert engine.costs.cheap_output.get("simpleitk.BinaryThreshold") == worker.QUICK_RUNS
+    assert engine.costs.cheap_output.get(op) == worker.QUICK_RUNS
     ops = [meta["op"] for meta in all_records(DiskStore(cache)).values()]
     # stored until measured (claimed: another process may be waiting for them); then not
-    assert ops.count("simpleitk.BinaryThreshold") == worker.QUICK_RUNS
+    assert ops.count(op) == worker.QUICK_RUNS
     assert ops.count("volume") == n  # what is worth storing still is
-    assert claims_taken.count("simpleitk.BinaryThreshold") == worker.QUICK_RUNS
+    assert claims_taken.count(op) == worker.QUICK_RUNS
     again = vx.Session(cache_dir=str(cache)).run(program)
     assert again["s"] == expected and again.stats["computed"] == 0
     # a goal is stored whatever its operator's class
-    mask = head + 'print "m" simpleitk.BinaryThreshold(x, 0.3, 2, 1, 0)\n'
-    vx.Session(engine=engine).run(mask)
+    goal = head + f'print "m" {op}(x -. 0.3)\n'
+    vx.Session(engine=engine).run(goal)
     while engine.busy():
         pass
     ops = [meta["op"] for meta in all_records(DiskStore(cache)).values()]
-    assert ops.count("simpleitk.BinaryThreshold") == worker.QUICK_RUNS + 1
+    assert ops.count(op) == worker.QUICK_RUNS + 1
+
+
+def test_a_threshold_computed_in_numpy_is_light_never_stored_or_claimed(tmp_path, claims_taken):
+    import SimpleITK as sitk
+
+    path = str(tmp_path / "big.nii")
+    arr = np.random.default_rng(1).random((64, 128, 128), dtype=np.float32)
+    sitk.WriteImage(sitk.GetImageFromArray(arr), path)
+    cache = tmp_path / "cache"
+    n = 8
+    terms = " .+. ".join(f"volume(simpleitk.BinaryThreshold(x, {k / n}, 2, 1, 0) >. 0)" for k in range(n))
+    program = f'load img = "{path}"\nlet x = intensity(img)\nprint "s" {terms}\n'
+    r = vx.Session(cache_dir=str(cache)).run(program)
+    assert r["s"] == sum(float(np.count_nonzero(arr >= np.float32(k / n))) for k in range(n))
+    ops = [meta["op"] for meta in all_records(DiskStore(cache)).values()]
+    assert "simpleitk.BinaryThreshold" not in ops and "simpleitk.BinaryThreshold" not in claims_taken
+    assert ops.count("volume") == n
 
 
 def test_user_primitives_are_always_claimed(tmp_path, claims_taken):

@@ -525,7 +525,11 @@ def load_namespace(registry) -> None:
         sigs = signatures_for(protos)
         if not sigs:
             continue
-        registry.primitive(f"{NAMESPACE}.{name}", *sigs, cost="heavy", version=version,
+        # A filter computed in numpy is one pass over the voxels, as light as
+        # a comparison: recomputed rather than stored (its mask costs more to
+        # write than to make). The others are heavy until measured otherwise.
+        cost = "light" if name in _IN_NUMPY else "heavy"
+        registry.primitive(f"{NAMESPACE}.{name}", *sigs, cost=cost, version=version,
                            doc=_doc(name, protos))(make_function(name, protos))
 
     def read_image(path):
