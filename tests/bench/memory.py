@@ -26,9 +26,9 @@ time. Printed, with the targets beside them:
 
    The sweep's volumes are ``.nii.gz`` files (``--format .nii`` for
    uncompressed ones, where reading costs less and the comparison weighs
-   the voxel work alone). ``>.`` is a library function of four voxel-wise
-   primitives (``(k .<= f) & !(k .= f)``); two more engine rows run the
-   same sweep with the single primitive ``>``.
+   the voxel work alone). ``>.`` is a library function (``f >. t`` is
+   ``t .< f``, one comparison); two more engine rows run the same sweep
+   with the primitive ``>``, two with ``simpleitk.BinaryThreshold``.
 
 ``--quick`` shrinks the sweep to 4 volumes and skips the tumour case.
 ``--smoke``: as ``--quick``, at a tiny size, and the sweep with ``>.`` only.
