@@ -31,11 +31,15 @@ def test_names_keywords_and_qualified_names():
 
 
 def test_positions_across_lines_blanks_and_comments():
-    toks = tokenize('let a = 1 // one\n\t  b2 AND "s" \r\n(x)')
-    assert [(t[1], t[2], t[3], t[4], t[5]) for t in toks] == [
+    from voxlogica_nb.language.parser import _Parser
+
+    text = 'let a = 1 // one\n\t  b2 AND "s" \r\n(x)'
+    p = _Parser(text, "<t>")
+    assert [(t[1], t[2], t[3], p.offset(t), p.end(t)) for t in p.toks] == [
         ("let", 1, 1, 0, 3), ("a", 1, 5, 4, 5), ("=", 1, 7, 6, 7), ("1", 1, 9, 8, 9),
         ("b2", 2, 4, 20, 22), ("AND", 2, 7, 23, 26), ("s", 2, 11, 27, 30), ("(", 3, 1, 33, 34),
         ("x", 3, 2, 34, 35), (")", 3, 3, 35, 36), ("", 3, 4, 36, 36)]
+    assert all(text[p.offset(t):p.end(t)].strip('"') == t[1] for t in p.toks)
     assert tokenize("x  \n  ")[-1][2:4] == (1, 2)  # end of input just after the last token
 
 
@@ -60,6 +64,9 @@ def test_signed_numbers_only_in_operand_position():
     assert shape(parse_expression("x-1")) == ("-", "x", 1.0)
     assert shape(parse_expression("x - -1")) == ("-", "x", -1.0)
     assert shape(parse_expression("-3 + 1")) == ("+", -3.0, 1.0)
+    # a sign apart from its digits is a prefix operator
+    assert shape(parse_expression("- 3")) == ("-", 3.0)
+    assert shape(parse_expression("f(-\n   1)")) == ("f", ("-", 1.0))  # (same column as the sign's end)
 
 
 def test_extra_infix_arguments_and_operator_calls():

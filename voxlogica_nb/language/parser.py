@@ -7,11 +7,11 @@ recursive descent, but its methods are generators driven from a list
 parsing it. Nesting depth is therefore limited by memory, not by Python's
 recursion limit.
 
-Tokens are plain tuples ``(kind, text, line, col, start, end)``: kind is
-``num``, ``str``, ``name``, ``kw``, ``op``, a bracket or comma, or ``eof``;
-line and column count from 1; start and end are offsets in the text. (A
-program has one per word and operator: tuples are made and read several
-times faster than objects.)
+Tokens are plain tuples ``(kind, text, line, col)``: kind is ``num``,
+``str``, ``name``, ``kw``, ``op``, a bracket or comma, or ``eof``; line and
+column count from 1. (A program has one per word and operator: tuples are
+made and read several times faster than objects, and offsets in the text,
+needed only to show how a chain groups, come from the lines' starts.)
 
 A syntax error does not end parsing at once: the parser skips to the next
 command keyword that begins a line and goes on, so one run reports up to
@@ -66,7 +66,13 @@ _FIRST = {**dict.fromkeys("abcdefghijklmnopqrstuvwxyz", _LOWER), **dict.fromkeys
 
 def tokenize(text: str, source: str = "<program>") -> list[tuple]:
     """The tokens of ``text``, ending with an ``eof`` token."""
+    return _tokenize(text, source)[0]
+
+
+def _tokenize(text, source):
+    """(the tokens of ``text``, the offset where each line starts)."""
     toks: list[tuple] = []
+    line_starts = [0]
     append, first, keywords, scan = toks.append, _FIRST.get, KEYWORDS, _SCAN.findall
     i, n, line, line_start = 0, len(text), 1, 0
     while i < n:
@@ -80,6 +86,7 @@ def tokenize(text: str, source: str = "<program>") -> list[tuple]:
             elif kind == "\n":
                 line += 1
                 line_start = i = j
+                line_starts.append(j)
                 continue
             elif kind is _SLASH:
                 if tok[1:2] == "/":  # a comment
@@ -91,25 +98,30 @@ def tokenize(text: str, source: str = "<program>") -> list[tuple]:
             elif kind == "str":
                 if len(tok) == 1:
                     break  # unterminated
-                append(("str", tok[1:-1], line, i - line_start + 1, i, j))
+                append(("str", tok[1:-1], line, i - line_start + 1))
                 i = j
                 continue
             elif kind is None:
                 if _NUMBER.fullmatch(tok) is None:  # (a number in other digits than 0-9 is one)
                     break
                 kind = "num"
-            append((kind, tok, line, i - line_start + 1, i, j))
+            append((kind, tok, line, i - line_start + 1))
             i = j
         else:
             continue
         i = _one_token(text, i, line, line_start, source)
     if toks:  # just after the last token, so "found end of input" points at a visible line
         last = toks[-1]
-        line, col = last[2], last[3] + (last[5] - last[4])
+        line, col = last[2], last[3] + _length(last)
     else:
         col = n - line_start + 1
-    append(("eof", "", line, col, n, n))
-    return toks
+    append(("eof", "", line, col))
+    return toks, line_starts
+
+
+def _length(tok) -> int:
+    """How many characters of the text a token spans."""
+    return len(tok[1]) + 2 if tok[0] == "str" else len(tok[1])
 
 
 def _one_token(text, i, line, line_start, source) -> int:
@@ -176,7 +188,7 @@ class _Parser:
     def __init__(self, text, source):
         self.text = text
         self.source = source
-        self.toks = tokenize(text, source)
+        self.toks, self.line_starts = _tokenize(text, source)
         self.i = 0
         self._groups_with_comma = None
 
@@ -187,6 +199,14 @@ class _Parser:
 
     def peek(self, k=1) -> tuple:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def offset(self, tok) -> int:
+        """Where ``tok`` begins in the text."""
+        return self.line_starts[tok[2] - 1] + tok[3] - 1
+
+    def end(self, tok) -> int:
+        """Where ``tok`` ends in the text."""
+        return self.offset(tok) + _length(tok)
 
     def pos(self, tok=None) -> Pos:
         tok = tok or self.toks[self.i]
@@ -254,7 +274,7 @@ class _Parser:
             if word == "let":
                 self.i += 1
                 name, params = self.binding()
-                return Let(name, params, _drive(self.expression()), self.pos(t))
+                return Let(name, params, self.expr(), self.pos(t))
             if word == "load":
                 self.advance()
                 name = self.expect("name", what="a name after `load`")[1]
@@ -305,19 +325,53 @@ class _Parser:
 
     # -- expressions -------------------------------------------------------
     def expr(self):
-        return _drive(self.expression())
+        value = self.simple()
+        return _drive(self.expression()) if value is None else value
+
+    def simple(self):
+        """The commonest expressions, ``a`` and ``a op b`` with names and
+        numbers for operands, read without the machinery of
+        :meth:`expression` (which gives the same nodes); None, with nothing
+        read, for any other."""
+        toks, i, source = self.toks, self.i, self.source
+        a = toks[i]
+        kind = a[0]
+        if kind == "name":
+            if toks[i + 1][0] == "(":
+                return None
+            left = Call(a[1], None, _new(Pos, (source, a[2], a[3])))
+        elif kind == "num":
+            left = Number(float(a[1]), _new(Pos, (source, a[2], a[3])))
+        else:
+            return None
+        op = toks[i + 1]
+        if op[0] != "op":
+            self.i = i + 1
+            return left
+        b = toks[i + 2]
+        kind = b[0]
+        if kind != "name" and kind != "num" or toks[i + 3][0] in ("op", "(", "["):
+            return None  # another operand, a longer chain, a call
+        if kind == "name":
+            right = Call(b[1], None, _new(Pos, (source, b[2], b[3])))
+        else:
+            right = Number(float(b[1]), _new(Pos, (source, b[2], b[3])))
+        self.i = i + 3
+        return Call(op[1], [left, right], _new(Pos, (source, op[2], op[3])))
 
     def expression(self):
         """An expression (a generator, see _drive). Right-grouping chains use
         a list of pending operators: ("pre", token) for a prefix,
-        ("in", lhs, token, extra_args, lhs_start, lhs_end, op_end) for infix.
+        ("in", lhs, token, extra_args, lhs_first, lhs_last, op_last) for
+        infix (the first and last tokens of the operand and of the operator
+        with its extra arguments).
         The commonest operands (names and numbers) are read inline."""
         pending = []
         toks, source = self.toks, self.source
         while True:
             i = self.i
             t = toks[i]
-            kind, start = t[0], t[4]
+            kind = t[0]
             if kind == "name" and toks[i + 1][0] != "(":  # (eof follows the last token)
                 self.i = i + 1
                 value = Call(t[1], None, _new(Pos, (source, t[2], t[3])))
@@ -346,10 +400,10 @@ class _Parser:
                         self.error(f"expected an expression, found {describe_token(t)}")
             op = toks[self.i]
             if op[0] == "op":
-                end = toks[self.i - 1][5]
+                last = toks[self.i - 1]
                 self.i += 1
                 extra = (yield self.arguments("[", "]")) if toks[self.i][0] == "[" else []
-                pending.append(("in", value, op, extra, start, end, toks[self.i - 1][5]))
+                pending.append(("in", value, op, extra, t, last, toks[self.i - 1]))
                 continue
             break
         if not pending:
@@ -359,11 +413,11 @@ class _Parser:
             parts = []
             for item in pending:
                 if item[0] == "pre":
-                    parts.append(("pre", item[1][4], item[1][5]))
+                    parts.append(("pre", self.offset(item[1]), self.end(item[1])))
                 else:
-                    parts.append(("operand", item[4], item[5]))
-                    parts.append(("in", item[2][4], item[6]))
-            parts.append(("operand", start, toks[self.i - 1][5]))
+                    parts.append(("operand", self.offset(item[4]), self.end(item[5])))
+                    parts.append(("in", self.offset(item[2]), self.end(item[6])))
+            parts.append(("operand", self.offset(t), self.end(toks[self.i - 1])))
             chain = Chain(self.text, parts)
         for item in reversed(pending):
             if item[0] == "pre":
@@ -378,8 +432,8 @@ class _Parser:
         """Where an operand is expected, `-3`, `+3`, and (as VoxLogicA 1's
         number reader allows) `.5`, `-.5`, `+.5` are numbers."""
         t, nxt = self.tok, self.peek()
-        if t[0] != "op" or nxt[0] != "num" or nxt[4] != t[5]:
-            return False
+        if t[0] != "op" or nxt[0] != "num" or nxt[2] != t[2] or nxt[3] != t[3] + len(t[1]):
+            return False  # (not a number right after the sign)
         if t[1] in ("-", "+"):
             return True
         return t[1] in (".", "-.", "+.") and "." not in nxt[1]
