@@ -184,6 +184,20 @@ def _drive(gen):
 _new = tuple.__new__  # Pos(…) without its Python-level __new__ (one per node)
 
 
+def _operand(toks, i, source):
+    """The node of token ``i`` if it is an operand with nothing inside: a
+    name not called (an ``eof`` follows the last token) or a number; else None."""
+    t = toks[i]
+    kind = t[0]
+    if kind == "name":
+        if toks[i + 1][0] == "(":
+            return None
+        return Call(t[1], None, _new(Pos, (source, t[2], t[3])))
+    if kind == "num":
+        return Number(float(t[1]), _new(Pos, (source, t[2], t[3])))
+    return None
+
+
 class _Parser:
     def __init__(self, text, source):
         self.text = text
@@ -334,28 +348,16 @@ class _Parser:
         :meth:`expression` (which gives the same nodes); None, with nothing
         read, for any other."""
         toks, i, source = self.toks, self.i, self.source
-        a = toks[i]
-        kind = a[0]
-        if kind == "name":
-            if toks[i + 1][0] == "(":
-                return None
-            left = Call(a[1], None, _new(Pos, (source, a[2], a[3])))
-        elif kind == "num":
-            left = Number(float(a[1]), _new(Pos, (source, a[2], a[3])))
-        else:
+        left = _operand(toks, i, source)
+        if left is None:
             return None
         op = toks[i + 1]
         if op[0] != "op":
             self.i = i + 1
             return left
-        b = toks[i + 2]
-        kind = b[0]
-        if kind != "name" and kind != "num" or toks[i + 3][0] in ("op", "(", "["):
-            return None  # another operand, a longer chain, a call
-        if kind == "name":
-            right = Call(b[1], None, _new(Pos, (source, b[2], b[3])))
-        else:
-            right = Number(float(b[1]), _new(Pos, (source, b[2], b[3])))
+        right = _operand(toks, i + 2, source)
+        if right is None or toks[i + 3][0] == "op":  # another operand, or a longer chain
+            return None
         self.i = i + 3
         return Call(op[1], [left, right], _new(Pos, (source, op[2], op[3])))
 
@@ -364,20 +366,17 @@ class _Parser:
         a list of pending operators: ("pre", token) for a prefix,
         ("in", lhs, token, extra_args, lhs_first, lhs_last, op_last) for
         infix (the first and last tokens of the operand and of the operator
-        with its extra arguments).
-        The commonest operands (names and numbers) are read inline."""
+        with its extra arguments). Names and numbers are read by
+        :func:`_operand`."""
         pending = []
         toks, source = self.toks, self.source
         while True:
             i = self.i
             t = toks[i]
             kind = t[0]
-            if kind == "name" and toks[i + 1][0] != "(":  # (eof follows the last token)
+            value = _operand(toks, i, source)
+            if value is not None:
                 self.i = i + 1
-                value = Call(t[1], None, _new(Pos, (source, t[2], t[3])))
-            elif kind == "num":
-                self.i = i + 1
-                value = Number(float(t[1]), _new(Pos, (source, t[2], t[3])))
             elif kind == "kw" and (t[1] == "let" or t[1] == "for"):
                 value = yield (self.let_in() if t[1] == "let" else self.for_())
                 break
